@@ -1,0 +1,101 @@
+package driver
+
+import (
+	"context"
+	"database/sql"
+	sqldriver "database/sql/driver"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// DriverName is the name under which the driver is registered with database/sql.
+const DriverName = "pgschemas"
+
+func init() {
+	sql.Register(DriverName, Driver{})
+}
+
+// Driver is the database/sql driver registered as "pgschemas". sql.Open("pgschemas", dsn) accepts any
+// connection string that pgx accepts, plus the pgschemas_ parameters that ParseConfig documents.
+type Driver struct{}
+
+var (
+	_ sqldriver.Driver        = Driver{}
+	_ sqldriver.DriverContext = Driver{}
+	_ sqldriver.Connector     = (*Connector)(nil)
+)
+
+// Open opens one connection. database/sql calls OpenConnector instead; Open is for callers that
+// use the driver directly.
+func (d Driver) Open(dsn string) (sqldriver.Conn, error) {
+	c, err := d.OpenConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return c.Connect(context.Background())
+}
+
+// OpenConnector parses dsn once; database/sql calls it from sql.Open.
+func (Driver) OpenConnector(dsn string) (sqldriver.Connector, error) {
+	cfg, err := ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return NewConnector(cfg)
+}
+
+// Connector opens pgschemas connections. It is safe for concurrent use; database/sql calls Connect
+// from its pool, sometimes with a background context (the tenant is read from each operation's
+// context, never from Connect's).
+type Connector struct {
+	pgx  sqldriver.Connector // pgx stdlib's connector
+	mode pgx.QueryExecMode   // the connections' default exec mode: it decides statement tagging
+	tail string              // the search path after the tenant: `public, "ext"`
+}
+
+// NewConnector checks cfg and returns a Connector for sql.OpenDB.
+func NewConnector(cfg Config) (*Connector, error) {
+	tail, err := cfg.searchPaths()
+	if err != nil {
+		return nil, err
+	}
+	var cc *pgx.ConnConfig
+	if cfg.ConnConfig == nil {
+		if cc, err = pgx.ParseConfig(""); err != nil {
+			return nil, fmt.Errorf("pgschemas: %w", err)
+		}
+	} else {
+		cc = cfg.ConnConfig.Copy()
+	}
+	for key := range cc.RuntimeParams {
+		if strings.HasPrefix(key, paramPrefix) {
+			return nil, fmt.Errorf("pgschemas: ConnConfig has run-time parameter %q: parse the DSN with driver.ParseConfig, not pgx.ParseConfig", key)
+		}
+	}
+	return &Connector{pgx: stdlib.GetConnector(*cc), mode: cc.DefaultQueryExecMode, tail: tail}, nil
+}
+
+// OpenDB returns a *sql.DB over NewConnector(cfg).
+func OpenDB(cfg Config) (*sql.DB, error) {
+	c, err := NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
+}
+
+// Connect opens a connection. Its search path is unknown until the first operation sets it.
+func (c *Connector) Connect(ctx context.Context) (sqldriver.Conn, error) {
+	dc, err := c.pgx.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc := dc.(*stdlib.Conn)
+	return &conn{std: sc, pgx: sc.Conn(), cn: c}, nil
+}
+
+// Driver returns the pgschemas Driver.
+func (c *Connector) Driver() sqldriver.Driver { return Driver{} }
