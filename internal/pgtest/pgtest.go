@@ -22,6 +22,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -61,6 +62,12 @@ func Main(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "pgtest: CI=true and %v\n", err)
 			return 1
 		}
+		// Tests skip through DSN; examples cannot skip, and their output needs the server.
+		flag.Parse()
+		if f := flag.Lookup("test.skip"); f != nil && f.Value.String() == "" {
+			fmt.Fprintf(os.Stderr, "pgtest: skipping examples: %v\n", err)
+			_ = f.Value.Set("^Example")
+		}
 		return m.Run()
 	}
 	defer stop()
@@ -88,6 +95,10 @@ func DSN(t testing.TB) string {
 	requireServer(t)
 	return state.dsn
 }
+
+// ExampleDSN returns the package's throwaway database for Example functions, which have no
+// testing.TB. Main skips the examples when there is no server.
+func ExampleDSN() string { return state.dsn }
 
 // AdminDSN returns a connection string to the server's maintenance database, for tests that
 // manage databases or sessions themselves.
@@ -131,7 +142,7 @@ func findServer(ctx context.Context) (string, func(), error) {
 	noop := func() {}
 	if dsn := os.Getenv(EnvDSN); dsn != "" {
 		if err := ping(ctx, dsn); err != nil {
-			return "", noop, fmt.Errorf("no PostgreSQL server at %s: %w", EnvDSN, err)
+			return "", noop, fmt.Errorf("no PostgreSQL server at %s (%w); fix it or unset it to use the local server", EnvDSN, err)
 		}
 		return dsn, noop, nil
 	}

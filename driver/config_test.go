@@ -1,0 +1,65 @@
+package driver_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgschemas/pgschemas/driver"
+)
+
+func TestParseConfigReadsAndStripsItsParameters(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://u@h:5433/d?sslmode=disable&pgschemas_extra_search_paths=ext,%20postgis&application_name=x",
+		"host=h port=5433 user=u dbname=d sslmode=disable pgschemas_extra_search_paths='ext, postgis' application_name=x",
+	} {
+		cfg, err := driver.ParseConfig(dsn)
+		if err != nil {
+			t.Fatalf("%s: %v", dsn, err)
+		}
+		if want := []string{"ext", "postgis"}; !slices.Equal(cfg.ExtraSearchPaths, want) {
+			t.Errorf("%s: ExtraSearchPaths = %q, want %q", dsn, cfg.ExtraSearchPaths, want)
+		}
+		if _, ok := cfg.ConnConfig.RuntimeParams[driver.ParamExtraSearchPaths]; ok {
+			t.Errorf("%s: the pgschemas parameter would reach the server", dsn)
+		}
+		if cfg.ConnConfig.RuntimeParams["application_name"] != "x" || cfg.ConnConfig.Host != "h" || cfg.ConnConfig.Port != 5433 {
+			t.Errorf("%s: pgx's own settings were lost: %+v", dsn, cfg.ConnConfig)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		dsn  string
+		is   error
+		says string
+	}{
+		{"postgres://h/d?pgschemas_extra_search_path=ext", nil, `unknown DSN parameter "pgschemas_extra_search_path"`},
+		{"postgres://h/d?pgschemas_extra_search_paths=ok,bad-name", driver.ErrInvalidSchemaName, `"bad-name"`},
+		{"postgres://h/d?pgschemas_extra_search_paths=public", driver.ErrInvalidSchemaName, "public"},
+		{"postgres://h/d?pgschemas_extra_search_paths=ext,ext", nil, `"ext": listed twice`},
+		{"postgres://h:notaport/d", nil, "invalid port"},
+	} {
+		_, err := driver.ParseConfig(tc.dsn)
+		if err == nil || !strings.Contains(err.Error(), tc.says) || tc.is != nil && !errors.Is(err, tc.is) {
+			t.Errorf("ParseConfig(%q) = %v, want an error saying %q", tc.dsn, err, tc.says)
+		}
+	}
+	if _, err := driver.NewConnector(driver.Config{ExtraSearchPaths: []string{"x;y"}}); !errors.Is(err, driver.ErrInvalidSchemaName) {
+		t.Errorf("NewConnector with an invalid extra path: %v, want ErrInvalidSchemaName", err)
+	}
+	cc, err := pgx.ParseConfig("postgres://h/d?pgschemas_extra_search_paths=ext")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := driver.NewConnector(driver.Config{ConnConfig: cc}); err == nil || !strings.Contains(err.Error(), "driver.ParseConfig") {
+		t.Errorf("NewConnector with a pgschemas parameter left in pgx's config: %v, want an error naming driver.ParseConfig", err)
+	}
+	if _, err := driver.NewConnector(driver.Config{}); err != nil {
+		t.Errorf("the zero Config: %v, want a connector for the libpq environment", err)
+	}
+}
