@@ -69,6 +69,9 @@ func (c *conn) enter(ctx context.Context) (string, error) {
 
 // setPath sets the search path for schema in one round trip.
 func (c *conn) setPath(ctx context.Context, schema string) error {
+	if err := ctx.Err(); err != nil {
+		return err // nothing sent: the caller gets its context's error and the connection stays
+	}
 	c.known = false // until the server says otherwise, the path is in doubt
 	path, nsp := c.cn.tail, "public"
 	if schema != "" {

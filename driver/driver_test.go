@@ -523,6 +523,26 @@ func TestFailedSetLeavesThePathUnknown(t *testing.T) {
 	})
 }
 
+func TestContextDoneBeforeTheSet(t *testing.T) {
+	dsn := tenantDB(t, "a", "b")
+	db := open(t, dsn)
+	c, err := db.Conn(in("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wantOwner(t, c, "a", "setup")
+	ctx, cancel := context.WithCancel(in("b"))
+	cancel()
+	var s string
+	if err := c.QueryRowContext(ctx, "SELECT owner FROM items").Scan(&s); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled context: %v, want context.Canceled", err)
+	}
+	// Nothing was sent: the connection is still good, and still knows its path.
+	wantOwner(t, c, "a", "after the cancelled context")
+	wantOwner(t, c, "b", "after the cancelled context")
+}
+
 func TestRawConnReachesPgxInTheContextSchema(t *testing.T) {
 	dsn := tenantDB(t, "a", "b")
 	db := open(t, dsn)

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Benchmarks the pgschemas driver against plain pgx stdlib (driver/bench_test.go) and prints
+# benchstat's comparison: one row per benchmark, one column per case, each column compared with
+# the first one, case=stdlib.
+#
+# The benchmarks run interleaved: ROUNDS runs of `go test -count 1`, each running every case once,
+# rather than one `go test -count ROUNDS`, which runs each sub-benchmark ROUNDS times in a row.
+# Interleaving spreads slow drifts of the machine (other load, autovacuum, checkpoints, table
+# growth) over every case instead of charging them to whichever case ran during them.
+#
+#   ROUNDS     number of rounds, the samples per case benchstat gets (default 10)
+#   BENCHTIME  -benchtime of each run (default 1s)
+#   BENCH      -bench pattern (default 'Select|Insert')
+#
+# Output: bench/results.txt (raw go test output, benchstat's input) and bench/load.txt (the load
+# average at each round). 10 rounds took 6.5 minutes on a 2-core machine (load average 4 to 8 from
+# other work): 12 x BENCHTIME of timed loops per round, plus each round's database setup and
+# proxy counts, which the load slowed most (the inserts wait for fsync).
+#
+# After benchstat's table, it prints each case's throughput relative to stdlib paired by round
+# (stdlib ns/op / case ns/op, from the same go test run, seconds apart), median and range over the
+# rounds: pairing removes the drift between rounds (not the noise within one), which benchstat's
+# unpaired comparison cannot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-10}
+BENCHTIME=${BENCHTIME:-1s}
+BENCH=${BENCH:-Select|Insert}
+results=bench/results.txt
+log=bench/load.txt
+
+go vet ./driver/ # and build the test binary once, before the first round
+: >"$results"
+: >"$log"
+for round in $(seq "$ROUNDS"); do
+	echo "round $round/$ROUNDS: $(date -u +%FT%TZ) $(uptime)" | tee -a "$log" >&2
+	go test -run '^$' -bench "$BENCH" -benchmem -benchtime "$BENCHTIME" -count 1 ./driver/ | tee -a "$results"
+done
+echo "done: $(date -u +%FT%TZ) $(uptime)" | tee -a "$log" >&2
+
+go run golang.org/x/perf/cmd/benchstat@latest -col /case "$results"
+
+echo
+echo "throughput vs case=stdlib, paired by round: median [min, max] (n rounds); >1 is faster"
+awk '
+/^goos:/ { round++ }
+/^Benchmark[^ \t]*\/case=/ {
+	name = $1; sub(/-[0-9]+$/, "", name)       # drop the -GOMAXPROCS suffix
+	bench = name; sub(/\/case=.*/, "", bench); sub(/^Benchmark/, "", bench)
+	c = name; sub(/.*\/case=/, "", c)
+	for (i = 2; i <= NF; i++) if ($i == "ns/op") ns[round, bench, c] = $(i - 1)
+	if (!(bench in seenB)) { seenB[bench] = 1; B[++nB] = bench }
+	if (!(c in seenC)) { seenC[c] = 1; C[++nC] = c }
+}
+END {
+	for (b = 1; b <= nB; b++) for (k = 1; k <= nC; k++) {
+		if (C[k] == "stdlib") continue
+		n = 0
+		for (r = 1; r <= round; r++) {
+			s = ns[r, B[b], "stdlib"]; v = ns[r, B[b], C[k]]
+			if (s == "" || v == "") continue
+			x = s / v
+			for (j = n; j > 0 && R[j] > x; j--) R[j + 1] = R[j]   # insertion sort
+			R[j + 1] = x; n++
+		}
+		if (n == 0) continue
+		med = (n % 2) ? R[(n + 1) / 2] : (R[n / 2] + R[n / 2 + 1]) / 2
+		printf "%-16s %-12s %.3f [%.3f, %.3f] (n=%d)\n", B[b], C[k], med, R[1], R[n], n
+	}
+}' "$results"

@@ -1,0 +1,332 @@
+package driver_test
+
+// Benchmarks of the pgschemas driver against plain pgx stdlib (no tenancy), on one small SELECT
+// by primary key and one small INSERT. Sub-benchmarks are named key=value (case=stdlib,
+// case=one_tenant, ...) so that `benchstat -col /case` puts the cases side by side, with stdlib,
+// the first column, as the baseline. bench/run.sh runs them and prints that table.
+//
+// Each case also reports how many times per operation the client waited for the server, counted
+// through pgtest's wire proxy on extra operations run after the timed loop (the timed loop does
+// not go through the proxy):
+//
+//	roundtrips/op       the first 200 operations of a new connection: first-sight prepares included
+//	warm-roundtrips/op  200 operations once every tenant's statement is prepared: what the timed loop pays
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/pgschemas/pgschemas/driver"
+	"github.com/pgschemas/pgschemas/internal/pgtest"
+)
+
+const (
+	benchSelectSQL = `SELECT id, name, v FROM items WHERE id = $1`
+	benchInsertSQL = `INSERT INTO items(name, v) VALUES ($1, $2)`
+
+	benchTenants  = 100  // schemas t0..t99
+	benchRows     = 100  // rows seeded in each items table; SELECT cycles over their ids
+	benchSeqLen   = 4096 // length of the pre-generated tenant sequence; a power of two
+	benchProxyOps = 200  // operations counted through the proxy, cold and warm each
+
+	benchParallelConns = 4
+)
+
+// benchDB is what *sql.DB and *sql.Conn share, for the operations.
+type benchDB interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// benchOp is the operation a benchmark measures; run runs it once, i numbers it.
+type benchOp struct {
+	name string
+	run  func(ctx context.Context, db benchDB, i int) error
+}
+
+var (
+	benchSelect = benchOp{"select", benchSelectOnce}
+	benchInsert = benchOp{"insert", benchInsertOnce}
+)
+
+func benchSelectOnce(ctx context.Context, db benchDB, i int) error {
+	var (
+		id   int64
+		name string
+		v    int32
+	)
+	return db.QueryRowContext(ctx, benchSelectSQL, int64(i%benchRows+1)).Scan(&id, &name, &v)
+}
+
+func benchInsertOnce(ctx context.Context, db benchDB, i int) error {
+	_, err := db.ExecContext(ctx, benchInsertSQL, "bench", int64(i%1000))
+	return err
+}
+
+// benchCase is one column of the comparison: a driver, a DSN, and the contexts the operations
+// run with, in a pre-generated order (ctxs[seq[i%benchSeqLen]] for operation i), so that every
+// case pays the same cost to pick its context and no RNG runs in the timed loop.
+type benchCase struct {
+	name   string // sub-benchmark name, key=value
+	driver string // database/sql driver name
+	dsn    string
+	ctxs   []context.Context
+	seq    []uint8
+}
+
+func (c *benchCase) ctx(i int) context.Context { return c.ctxs[c.seq[i&(benchSeqLen-1)]] }
+
+// benchCases returns the four cases over the database at dsn (seeded by benchDatabase). The
+// baseline connects with search_path=t0 as a startup parameter, so it reads and writes the same
+// table as one_tenant.
+func benchCases(dsn string) []*benchCase {
+	tenant := func(n int) context.Context { return driver.WithSchema(context.Background(), fmt.Sprintf("t%d", n)) }
+	zeros := make([]uint8, benchSeqLen)
+	alternate := make([]uint8, benchSeqLen)
+	random := make([]uint8, benchSeqLen)
+	rng := rand.New(rand.NewPCG(1, 2)) // fixed seed: every run sees the same sequence
+	all := make([]context.Context, benchTenants)
+	for i := range benchSeqLen {
+		alternate[i] = uint8(i & 1)
+		random[i] = uint8(rng.IntN(benchTenants))
+	}
+	for i := range all {
+		all[i] = tenant(i)
+	}
+	return []*benchCase{
+		{name: "case=stdlib", driver: "pgx", dsn: benchWithParam(dsn, "search_path", "t0"),
+			ctxs: []context.Context{context.Background()}, seq: zeros},
+		{name: "case=one_tenant", driver: driver.DriverName, dsn: dsn,
+			ctxs: []context.Context{tenant(0)}, seq: zeros},
+		{name: "case=two_tenants", driver: driver.DriverName, dsn: dsn,
+			ctxs: []context.Context{tenant(0), tenant(1)}, seq: alternate},
+		{name: "case=100_tenants", driver: driver.DriverName, dsn: dsn,
+			ctxs: all, seq: random},
+	}
+}
+
+// benchWithParam adds key=value to a connection string in URL or keyword/value form. pgx sends
+// parameters it does not know to the server as run-time parameters at startup.
+func benchWithParam(dsn, key, value string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err == nil {
+			q := u.Query()
+			q.Set(key, value)
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+	}
+	return strings.TrimSpace(dsn + " " + key + "=" + value)
+}
+
+// benchFixture is the database every benchmark of the package shares, seeded once per process.
+var benchFixture struct {
+	once sync.Once
+	err  error
+
+	mu         sync.Mutex
+	roundTrips map[string][2]float64 // by op and case name: cold, warm
+}
+
+// benchDatabase returns the DSN of a throwaway database with schemas t0..t99, each with
+// items(id bigserial primary key, name text, v int) seeded with benchRows rows. The first call
+// seeds it; later ones reuse it.
+//
+// It is the package's database from pgtest.Main, not one from pgtest.NewDatabase: NewDatabase
+// drops its database at the Cleanup of the b it is given, and testing.B runs a b's Cleanups after
+// each of its runs, so a database made with the first b would be gone before the next benchmark.
+// pgtest.Main creates the package's database when the process starts, and drops it when the
+// process ends; the tests of the package use databases of their own (pgtest.NewDatabase).
+func benchDatabase(b *testing.B) string {
+	b.Helper()
+	dsn := pgtest.DSN(b) // skips without a server; outside the Once, so each benchmark does
+	benchFixture.once.Do(func() { benchFixture.err = benchSeed(dsn) })
+	if benchFixture.err != nil {
+		b.Fatal(benchFixture.err)
+	}
+	return dsn
+}
+
+func benchSeed(dsn string) error {
+	var ddl strings.Builder
+	for i := range benchTenants {
+		fmt.Fprintf(&ddl, `CREATE SCHEMA t%[1]d;
+CREATE TABLE t%[1]d.items(id bigserial PRIMARY KEY, name text, v int);
+INSERT INTO t%[1]d.items(name, v) SELECT 'item-' || g, g FROM generate_series(1, %[2]d) g;
+`, i, benchRows)
+	}
+	ddl.WriteString("ANALYZE;")
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("bench seed: %w", err)
+	}
+	defer c.Close(ctx)
+	// No arguments: one simple-protocol Query, which the server runs as one transaction.
+	if _, err := c.Exec(ctx, ddl.String()); err != nil {
+		return fmt.Errorf("bench seed: %w", err)
+	}
+	return nil
+}
+
+func benchOpen(b *testing.B, driverName, dsn string, conns int) *sql.DB {
+	b.Helper()
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns) // the default of 2 idle would close and reopen connections above 2
+	return db
+}
+
+// benchWarm runs, on each of conns connections held at once, two operations (the first reuse of a
+// connection pays pgx stdlib's ResetSession ping) and then one operation in each of the case's
+// contexts, so that every tenant's statement is prepared and the timed loop sees a steady state.
+func benchWarm(b *testing.B, db *sql.DB, c *benchCase, op benchOp, conns int) {
+	b.Helper()
+	ctx := context.Background()
+	held := make([]*sql.Conn, conns)
+	for i := range held {
+		cn, err := db.Conn(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		held[i] = cn
+		for j := range 2 {
+			if err := op.run(c.ctxs[0], cn, j); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for j, tctx := range c.ctxs {
+			if err := op.run(tctx, cn, j); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, cn := range held {
+		cn.Close()
+	}
+}
+
+// benchRoundTrips measures c's round trips per operation through a proxy, on a database/sql pool
+// of one connection, the way the single-connection benchmarks run: once per process for each op
+// and case (the parallel benchmarks reuse the serial ones' numbers, which do not depend on the
+// pool's size).
+func benchRoundTrips(b *testing.B, base string, c *benchCase, op benchOp) (cold, warm float64) {
+	key := op.name + "/" + c.name
+	benchFixture.mu.Lock()
+	defer benchFixture.mu.Unlock()
+	if rt, ok := benchFixture.roundTrips[key]; ok {
+		return rt[0], rt[1]
+	}
+	p := pgtest.StartProxy(b, pgtest.TargetAddr(b, base))
+	db := benchOpen(b, c.driver, p.DSN(c.dsn), 1)
+	defer db.Close()
+	ctx := context.Background()
+	// Connect, and go through a first ResetSession, whose ping (pgx stdlib pings a connection idle
+	// for over a second, and a new one's last reset is at time zero) is not the case's cost.
+	for range 2 {
+		cn, err := db.Conn(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cn.Close()
+	}
+	run := func(from int) float64 {
+		p.Reset()
+		for i := from; i < from+benchProxyOps; i++ {
+			if err := op.run(c.ctx(i), db, i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return float64(p.Stats().RoundTrips()) / benchProxyOps
+	}
+	cold = run(0)
+	for j, tctx := range c.ctxs { // prepare every tenant's statement
+		if err := op.run(tctx, db, j); err != nil {
+			b.Fatal(err)
+		}
+	}
+	warm = run(benchProxyOps)
+	if benchFixture.roundTrips == nil {
+		benchFixture.roundTrips = map[string][2]float64{}
+	}
+	benchFixture.roundTrips[key] = [2]float64{cold, warm}
+	return cold, warm
+}
+
+func benchReportRoundTrips(b *testing.B, base string, c *benchCase, op benchOp) {
+	cold, warm := benchRoundTrips(b, base, c, op)
+	b.ReportMetric(cold, "roundtrips/op")
+	b.ReportMetric(warm, "warm-roundtrips/op")
+}
+
+// benchSerial runs every case on one connection (SetMaxOpenConns(1)), so that schema switches are
+// measured on it.
+func benchSerial(b *testing.B, op benchOp) {
+	base := benchDatabase(b)
+	for _, c := range benchCases(base) {
+		b.Run(c.name, func(b *testing.B) {
+			db := benchOpen(b, c.driver, c.dsn, 1)
+			defer db.Close()
+			benchWarm(b, db, c, op, 1)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := op.run(c.ctx(i), db, i); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			// b.Loop has stopped the timer: the proxy's operations are not measured.
+			benchReportRoundTrips(b, base, c, op)
+		})
+	}
+}
+
+// benchParallel runs stdlib and one_tenant with b.RunParallel over a pool of benchParallelConns
+// connections and as many goroutines.
+func benchParallel(b *testing.B, op benchOp) {
+	base := benchDatabase(b)
+	for _, c := range benchCases(base)[:2] { // stdlib, one_tenant
+		b.Run(c.name, func(b *testing.B) {
+			db := benchOpen(b, c.driver, c.dsn, benchParallelConns)
+			defer db.Close()
+			benchWarm(b, db, c, op, benchParallelConns)
+			procs := runtime.GOMAXPROCS(0)
+			b.SetParallelism((benchParallelConns + procs - 1) / procs) // goroutines: parallelism x GOMAXPROCS
+			b.ReportAllocs()
+			var worker atomic.Int64
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(worker.Add(1)) * 1_000_000
+				for pb.Next() {
+					if err := op.run(c.ctx(i), db, i); err != nil {
+						b.Error(err)
+						return
+					}
+					i++
+				}
+			})
+			b.StopTimer()
+			benchReportRoundTrips(b, base, c, op)
+		})
+	}
+}
+
+func BenchmarkSelect(b *testing.B)         { benchSerial(b, benchSelect) }
+func BenchmarkInsert(b *testing.B)         { benchSerial(b, benchInsert) }
+func BenchmarkSelectParallel(b *testing.B) { benchParallel(b, benchSelect) }
+func BenchmarkInsertParallel(b *testing.B) { benchParallel(b, benchInsert) }
