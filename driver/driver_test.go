@@ -208,6 +208,18 @@ func TestEveryOperationRunsInTheContextSchema(t *testing.T) {
 		}
 	})
 
+	t.Run("pgx arguments pass through", func(t *testing.T) {
+		var got string
+		err := db.QueryRowContext(in("Acme"), "SELECT owner FROM items WHERE owner = @owner", pgx.NamedArgs{"owner": "Acme"}).Scan(&got)
+		if err != nil || got != "Acme" {
+			t.Errorf("pgx.NamedArgs: got %q (%v), want Acme", got, err)
+		}
+		err = db.QueryRowContext(in("a"), "SELECT owner FROM items WHERE owner = $1", pgx.QueryExecModeSimpleProtocol, "a").Scan(&got)
+		if err != nil || got != "a" {
+			t.Errorf("a leading pgx.QueryExecMode: got %q (%v), want a", got, err)
+		}
+	})
+
 	t.Run("ping", func(t *testing.T) {
 		if err := db.PingContext(in("Acme")); err != nil {
 			t.Errorf("ping Acme: %v", err)
