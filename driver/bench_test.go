@@ -17,7 +17,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -105,7 +104,7 @@ func benchCases(dsn string) []*benchCase {
 		all[i] = tenant(i)
 	}
 	return []*benchCase{
-		{name: "case=stdlib", driver: "pgx", dsn: benchWithParam(dsn, "search_path", "t0"),
+		{name: "case=stdlib", driver: "pgx", dsn: pgtest.WithParams(dsn, "search_path", "t0"),
 			ctxs: []context.Context{context.Background()}, seq: zeros},
 		{name: "case=one_tenant", driver: driver.DriverName, dsn: dsn,
 			ctxs: []context.Context{tenant(0)}, seq: zeros},
@@ -114,20 +113,6 @@ func benchCases(dsn string) []*benchCase {
 		{name: "case=100_tenants", driver: driver.DriverName, dsn: dsn,
 			ctxs: all, seq: random},
 	}
-}
-
-// benchWithParam adds key=value to a connection string in URL or keyword/value form. pgx sends
-// parameters it does not know to the server as run-time parameters at startup.
-func benchWithParam(dsn, key, value string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		if u, err := url.Parse(dsn); err == nil {
-			q := u.Query()
-			q.Set(key, value)
-			u.RawQuery = q.Encode()
-			return u.String()
-		}
-	}
-	return strings.TrimSpace(dsn + " " + key + "=" + value)
 }
 
 // benchFixture is the database every benchmark of the package shares, seeded once per process.

@@ -69,12 +69,15 @@ func owner(t *testing.T, q queryRower, ctx context.Context) string {
 	return got
 }
 
-// statements returns what the proxy saw since its last reset, less pgx stdlib's liveness pings
-// (database/sql's ResetSession pings a connection that was idle for over a second).
+// stdlibPing is the statement of pgx stdlib's liveness ping, which database/sql's ResetSession
+// sends on a connection idle for over a second: not the cost of any operation under test.
+const stdlibPing = "-- ping"
+
+// statements returns what the proxy saw since its last reset, less stdlib's pings.
 func statements(p *pgtest.Proxy) []string {
 	var out []string
 	for _, s := range p.Statements() {
-		if s != "-- ping" {
+		if s != stdlibPing {
 			out = append(out, s)
 		}
 	}
@@ -95,7 +98,7 @@ var none = context.Background()
 
 func TestEveryOperationRunsInTheContextSchema(t *testing.T) {
 	dsn := tenantDB(t, "a", "Acme")
-	db := open(t, dsn+"&pgschemas_extra_search_paths=ext")
+	db := open(t, pgtest.WithParams(dsn, driver.ParamExtraSearchPaths, "ext"))
 	admin(t, dsn, "CREATE SCHEMA ext")
 	db.SetMaxOpenConns(1) // one connection, so each operation follows another tenant's
 
@@ -445,7 +448,7 @@ func TestStatementCachesNeverCrossSchemas(t *testing.T) {
 	}
 	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
-			db := open(t, dsn+"&default_query_exec_mode="+mode)
+			db := open(t, pgtest.WithParams(dsn, "default_query_exec_mode", mode))
 			db.SetMaxOpenConns(1)
 			st, err := db.PrepareContext(none, "SELECT v FROM items WHERE v = $1")
 			if err != nil {

@@ -185,13 +185,9 @@ func (l *isoLoad) checkOwners(kind int, tg isoTarget, what string, rows *sql.Row
 	return true
 }
 
-type isoQueryRower interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // checkCount runs isoCountSQL through q with ctx and checks that it ran in tg's schema and counted
 // tg's rows only. It reports whether the query succeeded.
-func (l *isoLoad) checkCount(kind int, tg isoTarget, what string, q isoQueryRower, ctx context.Context) bool {
+func (l *isoLoad) checkCount(kind int, tg isoTarget, what string, q queryRower, ctx context.Context) bool {
 	var cur, lo, hi string
 	var n int64
 	if l.fail(kind, tg, what, q.QueryRowContext(ctx, isoCountSQL).Scan(&cur, &n, &lo, &hi)) {

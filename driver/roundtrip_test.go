@@ -9,15 +9,13 @@ import (
 	"github.com/pgschemas/pgschemas/internal/pgtest"
 )
 
-// roundTrips counts what the server received since the proxy's last reset, less pgx stdlib's
-// liveness pings, and how many of those statements set the search path.
+// roundTrips counts what the server received since the proxy's last reset, less stdlib's pings
+// (each one simple Query), and how many of those statements set the search path.
 func roundTrips(p *pgtest.Proxy) (trips, sets int) {
-	trips = p.Stats().RoundTrips()
-	for _, s := range p.Statements() {
-		switch {
-		case s == "-- ping":
-			trips--
-		case strings.Contains(s, "set_config('search_path'"):
+	sent := statements(p)
+	trips = p.Stats().RoundTrips() - (len(p.Statements()) - len(sent))
+	for _, s := range sent {
+		if strings.Contains(s, "set_config('search_path'") {
 			sets++
 		}
 	}
@@ -33,8 +31,8 @@ func TestRoundTripsCountedOnTheWire(t *testing.T) {
 	const n = 20
 	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
-			through := proxy.DSN(dsn) + "&default_query_exec_mode=" + mode
-			pg, err := sql.Open("pgx", through+"&search_path=a")
+			through := pgtest.WithParams(proxy.DSN(dsn), "default_query_exec_mode", mode)
+			pg, err := sql.Open("pgx", pgtest.WithParams(through, "search_path", "a"))
 			if err != nil {
 				t.Fatal(err)
 			}

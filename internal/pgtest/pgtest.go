@@ -24,9 +24,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -225,16 +223,5 @@ func adminExec(ctx context.Context, admin, sql string) error {
 	return err
 }
 
-// withDatabase returns dsn with its database replaced by name, in URL or keyword/value form.
-func withDatabase(dsn, name string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		if u, err := url.Parse(dsn); err == nil {
-			u.Path = "/" + name
-			return u.String()
-		}
-	}
-	if dsn == "" {
-		return "dbname=" + name
-	}
-	return dsn + " dbname=" + name // a later keyword overrides an earlier one
-}
+// withDatabase returns dsn with its database replaced by name.
+func withDatabase(dsn, name string) string { return WithParams(dsn, "dbname", name) }

@@ -134,7 +134,7 @@ func (p *Proxy) DSN(dsn string) string {
 	if isURL {
 		out = rewriteURL(dsn, p.Addr())
 	} else {
-		out = strings.TrimSpace(strings.Join([]string{dsn, "host=" + host, "port=" + portStr, "sslmode=disable"}, " "))
+		out = WithParams(dsn, "host", host, "port", portStr, "sslmode", "disable")
 	}
 	cfg, err := pgx.ParseConfig(out)
 	if err != nil {
@@ -142,11 +142,7 @@ func (p *Proxy) DSN(dsn string) string {
 		return ""
 	}
 	if orig.Password != "" && cfg.Password == "" {
-		if isURL {
-			out += "&password=" + uriEscape(orig.Password)
-		} else {
-			out += " password=" + quoteValue(orig.Password)
-		}
+		out = WithParams(out, "password", orig.Password)
 		if cfg, err = pgx.ParseConfig(out); err != nil {
 			p.t.Fatalf("pgtest: Proxy.DSN: rewritten %q: %v", dsn, err)
 			return ""
@@ -192,28 +188,6 @@ func rewriteURL(dsn, addr string) string {
 	}
 	params = append(params, "sslmode=disable")
 	return scheme + "://" + userinfo + addr + path + "?" + strings.Join(params, "&")
-}
-
-// uriEscape percent-encodes every byte of s but the unreserved ones, as a URL query value
-// libpq and pgx decode ('+' is not a space to them).
-func uriEscape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
-
-// quoteValue quotes a keyword/value connection string value.
-func quoteValue(v string) string {
-	v = strings.ReplaceAll(v, `\`, `\\`)
-	v = strings.ReplaceAll(v, `'`, `\'`)
-	return "'" + v + "'"
 }
 
 // TargetAddr returns the "host:port" of the server dsn points at (its first host), for
