@@ -1,0 +1,244 @@
+package apps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"ariga.io/atlas/sql/postgres"
+	"ariga.io/atlas/sql/schema"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// contextFile names the generated HCL that describes what the apps' HCL may reference.
+const contextFile = "<pgschemas: tables of the schema so far and of public>"
+
+// hclDecl is where an HCL block is declared.
+type hclDecl struct {
+	file string
+	line int
+}
+
+// hclDecls maps "table NAME" and "enum NAME" to where an app declares them.
+type hclDecls map[string]hclDecl
+
+// origin returns the app and file that declared o (a table, or an object of a table, or an enum).
+func (d hclDecls) origin(app string, o object) origin {
+	if x, ok := d["table "+o.table]; ok && o.table != "" {
+		return origin{app: app, file: x.file}
+	}
+	if x, ok := d["enum "+o.name]; ok && o.kind == "enum" {
+		return origin{app: app, file: x.file}
+	}
+	return origin{app: app}
+}
+
+// applyHCL evaluates an app's HCL files together with Atlas and creates their tables and enums in
+// the scratch schema. The app's blocks name no schema: each top-level block gets
+// "schema = schema.<scratch>" in its syntax tree (not in its text, so that lines stay right).
+// References to tables and enums of earlier apps resolve against a generated context: stubs of
+// the scratch schema's tables and enums as they are so far (unqualified, table.users), and of
+// public's tables (qualified, table.public.plans).
+func (m *materializer) applyHCL(ctx context.Context, app string, files []File) (hclDecls, error) {
+	drv, err := m.driver()
+	if err != nil {
+		return nil, err
+	}
+	parser := hclparse.NewParser()
+	decls := hclDecls{}
+	var errs []error
+	for _, f := range files {
+		body, err := parseHCL(app, f, parser)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range body.Blocks {
+			key := b.Type + " " + b.Labels[0]
+			if prev, dup := decls[key]; dup {
+				errs = append(errs, invalid(app, f.Path, b.DefRange().Start.Line, "%s is declared twice (also at %s:%d)", key, prev.file, prev.line))
+			}
+			decls[key] = hclDecl{file: f.Path, line: b.DefRange().Start.Line}
+			setSchema(b, m.schema)
+		}
+	}
+	realm, err := drv.InspectRealm(ctx, &schema.InspectRealmOption{Schemas: []string{m.schema, "public"}})
+	if err != nil {
+		return nil, fmt.Errorf("apps: inspect schema %q and public: %w", m.schema, err)
+	}
+	errs = append(errs, decls.checkTaken(app, realm, m.schema))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if _, diags := parser.ParseHCL(contextHCL(realm, m.schema), contextFile); diags.HasErrors() {
+		return nil, fmt.Errorf("apps: generated HCL context: %w", diags)
+	}
+	var r schema.Realm
+	if err := postgres.EvalHCL.Eval(parser, &r, nil); err != nil {
+		return nil, evalError(app, files, err)
+	}
+	return decls, m.createHCL(ctx, app, &r, decls)
+}
+
+// checkTaken rejects a declaration whose name an earlier app already took in the schema.
+func (d hclDecls) checkTaken(app string, realm *schema.Realm, scratch string) error {
+	s, ok := realm.Schema(scratch)
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for _, key := range sortedKeys(d) {
+		x := d[key]
+		var taken bool
+		switch kind, name := splitKey(key); kind {
+		case "table":
+			_, taken = s.Table(name)
+		case "enum":
+			_, taken = s.Object(func(o schema.Object) bool { e, ok := o.(*schema.EnumType); return ok && e.T == name })
+		}
+		if taken {
+			errs = append(errs, invalid(app, x.file, x.line, "%s already exists in this set: an earlier app declares it", key))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// createHCL plans the creation of the app's declared tables and enums with Atlas' postgres driver
+// and runs the plan's statements. A failed statement is blamed on the block that declared it.
+func (m *materializer) createHCL(ctx context.Context, app string, r *schema.Realm, decls hclDecls) error {
+	s, ok := r.Schema(m.schema)
+	if !ok {
+		return nil
+	}
+	var enums, tables []schema.Change
+	for _, o := range s.Objects {
+		if e, ok := o.(*schema.EnumType); ok && hasKey(decls, "enum "+e.T) {
+			enums = append(enums, &schema.AddObject{O: e})
+		}
+	}
+	for _, t := range s.Tables {
+		if hasKey(decls, "table "+t.Name) {
+			tables = append(tables, &schema.AddTable{T: t})
+		}
+	}
+	plan, err := m.drv.PlanChanges(ctx, app, append(enums, tables...))
+	if err != nil {
+		return &Error{App: app, Err: fmt.Errorf("%w: Atlas cannot plan the app's HCL: %v", ErrInvalidApp, err)}
+	}
+	for _, c := range plan.Changes {
+		if _, err := m.tx.ExecContext(ctx, c.Cmd, c.Args...); err != nil {
+			d := decls[changeKey(c.Source)]
+			return &Error{App: app, File: d.file, Line: d.line, Err: err}
+		}
+	}
+	return nil
+}
+
+// changeKey returns the declaration key of the table or enum that an Atlas change is about.
+func changeKey(c schema.Change) string {
+	switch c := c.(type) {
+	case *schema.AddTable:
+		return "table " + c.T.Name
+	case *schema.ModifyTable:
+		return "table " + c.T.Name
+	case *schema.AddObject:
+		if e, ok := c.O.(*schema.EnumType); ok {
+			return "enum " + e.T
+		}
+	}
+	return ""
+}
+
+// setSchema adds "schema = schema.<name>" to a top-level block's syntax tree, at the block's
+// header, without touching the source text.
+func setSchema(b *hclsyntax.Block, name string) {
+	r := b.DefRange()
+	b.Body.Attributes["schema"] = &hclsyntax.Attribute{
+		Name: "schema",
+		Expr: &hclsyntax.ScopeTraversalExpr{
+			Traversal: hcl.Traversal{hcl.TraverseRoot{Name: "schema", SrcRange: r}, hcl.TraverseAttr{Name: name, SrcRange: r}},
+			SrcRange:  r,
+		},
+		SrcRange: r, NameRange: r, EqualsRange: r,
+	}
+}
+
+// contextHCL describes, as stubs the apps' HCL can reference, the tables (with their columns) and
+// enums of the scratch schema, and the tables of the other inspected schemas (public) under their
+// schema's name as qualifier. Stubs carry no keys or constraints: they exist only to be referenced
+// and are never created. Column types are raw sql() types, which Atlas does not need here.
+func contextHCL(r *schema.Realm, scratch string) []byte {
+	f := hclwrite.NewEmptyFile()
+	body := f.Body()
+	for _, s := range r.Schemas {
+		body.AppendNewBlock("schema", []string{s.Name})
+	}
+	for _, s := range r.Schemas {
+		labels := func(name string) []string { return []string{s.Name, name} }
+		if s.Name == scratch {
+			labels = func(name string) []string { return []string{name} }
+		}
+		ref := hcl.Traversal{hcl.TraverseRoot{Name: "schema"}, hcl.TraverseAttr{Name: s.Name}}
+		for _, t := range s.Tables {
+			tb := body.AppendNewBlock("table", labels(t.Name)).Body()
+			tb.SetAttributeTraversal("schema", ref)
+			for _, c := range t.Columns {
+				raw := "text"
+				if c.Type != nil && c.Type.Raw != "" {
+					raw = c.Type.Raw
+				}
+				cb := tb.AppendNewBlock("column", []string{c.Name}).Body()
+				cb.SetAttributeRaw("type", hclwrite.TokensForFunctionCall("sql", hclwrite.TokensForValue(cty.StringVal(raw))))
+			}
+		}
+		// Atlas' open-source HCL resolves enums by name alone, so only the scratch schema's enums
+		// can be referenced (enum.role); public's would collide with them.
+		if s.Name != scratch {
+			continue
+		}
+		for _, o := range s.Objects {
+			if e, ok := o.(*schema.EnumType); ok {
+				eb := body.AppendNewBlock("enum", labels(e.T)).Body()
+				eb.SetAttributeTraversal("schema", ref)
+				vals := make([]cty.Value, len(e.Values))
+				for i, v := range e.Values {
+					vals[i] = cty.StringVal(v)
+				}
+				eb.SetAttributeValue("values", cty.ListVal(vals))
+			}
+		}
+	}
+	return f.Bytes()
+}
+
+// evalError locates an Atlas evaluation error: HCL diagnostics carry a file and line; Atlas'
+// conversion errors carry neither, and then name the app's only file, if it has one.
+func evalError(app string, files []File, err error) *Error {
+	var diags hcl.Diagnostics
+	if errors.As(err, &diags) && diags.HasErrors() {
+		return diagError(app, "", diags, ErrInvalidApp)
+	}
+	e := &Error{App: app, Err: fmt.Errorf("%w: %v", ErrInvalidApp, err)}
+	if len(files) == 1 {
+		e.File = files[0].Path
+	}
+	return e
+}
+
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// splitKey splits "table users" into "table" and "users".
+func splitKey(key string) (kind, name string) {
+	for i := range key {
+		if key[i] == ' ' {
+			return key[:i], key[i+1:]
+		}
+	}
+	return key, ""
+}

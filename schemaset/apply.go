@@ -1,0 +1,347 @@
+package schemaset
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/postgres"
+	"github.com/jackc/pgx/v5/pgtype"
+	"golang.org/x/sync/errgroup"
+)
+
+// Outcome is what happened to one schema in a run.
+type Outcome string
+
+const (
+	// OutcomeUpToDate: the recorded fingerprint matched (or, with Verify, the diff was empty); nothing ran.
+	OutcomeUpToDate Outcome = "up to date"
+	// OutcomeApplied: steps and changes ran and committed.
+	OutcomeApplied Outcome = "applied"
+	// OutcomePlanned: a plan was made and nothing was committed (Plan, or ApplyOptions.DryRun).
+	OutcomePlanned Outcome = "planned"
+	// OutcomeRefused: the plan holds destructive changes and they were not allowed; nothing ran.
+	OutcomeRefused Outcome = "refused"
+	// OutcomeFailed: a step or statement failed; the schema is exactly as it was.
+	OutcomeFailed Outcome = "failed"
+	// OutcomeSkipped: not attempted, because an earlier schema failed without ContinueOnError.
+	OutcomeSkipped Outcome = "skipped"
+)
+
+// Result is the outcome of one schema.
+type Result struct {
+	Target
+	Outcome Outcome `json:"outcome"`
+	// Steps are the one-time steps that ran (or would run), as "app/0001_name".
+	Steps []string `json:"steps,omitempty"`
+	// Statements are the SQL statements that ran (or would run), in order.
+	Statements []string `json:"statements,omitempty"`
+	// Destructive describes each destructive change of the plan.
+	Destructive []string `json:"destructive,omitempty"`
+	// Created is true when the schema did not exist and was created.
+	Created  bool          `json:"created,omitempty"`
+	Err      error         `json:"-"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Report is the outcome of a run over several schemas, in apply order.
+type Report struct {
+	Results []Result
+}
+
+// Count returns how many results have the outcome.
+func (r *Report) Count(o Outcome) int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
+// Targets returns the schemas of the report, in order.
+func (r *Report) Targets() []Target {
+	out := make([]Target, len(r.Results))
+	for i, res := range r.Results {
+		out[i] = res.Target
+	}
+	return out
+}
+
+// Err joins the errors of every failed or refused schema; nil when there were none.
+func (r *Report) Err() error {
+	var errs []error
+	for _, res := range r.Results {
+		if res.Err != nil {
+			errs = append(errs, res.Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ApplyOptions tune one Apply or Plan run.
+type ApplyOptions struct {
+	// AllowDestructive lets a plan drop tables and columns and change types.
+	AllowDestructive bool
+	// ContinueOnError goes on with the other schemas after a failure. Without it, the run stops
+	// starting schemas after the first failure; those already running finish.
+	ContinueOnError bool
+	// Verify ignores the recorded fingerprints and inspects every schema.
+	Verify bool
+	// Parallel overrides Options.Parallel for this run when above zero.
+	Parallel int
+	// OnResult, when set, is called once per schema as soon as it is done, from the worker that did it.
+	OnResult func(Result)
+}
+
+// Apply brings each target to its desired state: public first, then static tenants and the
+// reference, then the dynamic tenants in parallel. It holds the apply lock for the whole run, so a
+// second apply waits. Each schema runs in one transaction: on failure it is exactly as it was.
+// The error is non-nil only when the run could not start; per-schema failures are in the report.
+func (e *Engine) Apply(ctx context.Context, targets []Target, opts ApplyOptions) (*Report, error) {
+	return e.run(ctx, targets, opts, false)
+}
+
+// Plan computes what Apply would do, running each schema's pending steps and changes in a
+// transaction that is rolled back, so that the plan accounts for steps such as renames.
+func (e *Engine) Plan(ctx context.Context, targets []Target, opts ApplyOptions) (*Report, error) {
+	return e.run(ctx, targets, opts, true)
+}
+
+func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, dryRun bool) (*Report, error) {
+	if err := EnsureRegistry(ctx, e.db); err != nil {
+		return nil, err
+	}
+	if !dryRun {
+		unlock, err := e.lockApply(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	records, err := e.records(ctx, targets)
+	if err != nil {
+		return nil, err
+	}
+	report := &Report{Results: make([]Result, len(targets))}
+	var todo []int
+	for i, t := range targets {
+		report.Results[i] = Result{Target: t, Outcome: OutcomeSkipped}
+		if rec := records[t.Schema]; !opts.Verify && rec.exists && rec.fingerprint == e.set.Fingerprint(t) {
+			report.Results[i].Outcome = OutcomeUpToDate
+			e.emit(opts, report.Results[i])
+			continue
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) == 0 {
+		return report, nil
+	}
+	var need []Target
+	for _, i := range todo {
+		need = append(need, targets[i])
+	}
+	states, err := e.desiredStates(ctx, need)
+	if err != nil {
+		return nil, err
+	}
+	parallel := e.opts.parallel()
+	if opts.Parallel > 0 {
+		parallel = opts.Parallel
+	}
+	// Public, the static tenants and the reference go one by one and first: tenants may depend
+	// on public's tables. Dynamic tenants then go in parallel.
+	failed := false
+	i := 0
+	for ; i < len(todo) && targets[todo[i]].Kind != KindDynamic; i++ {
+		if failed && !opts.ContinueOnError {
+			break
+		}
+		res := e.one(ctx, targets[todo[i]], states, records, opts, dryRun)
+		report.Results[todo[i]] = res
+		e.emit(opts, res)
+		failed = failed || res.Err != nil
+	}
+	if failed && !opts.ContinueOnError {
+		return report, nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	for _, idx := range todo[i:] {
+		g.Go(func() error {
+			if gctx.Err() != nil {
+				return nil
+			}
+			res := e.one(ctx, targets[idx], states, records, opts, dryRun)
+			report.Results[idx] = res
+			e.emit(opts, res)
+			if res.Err != nil && !opts.ContinueOnError {
+				return res.Err // cancels gctx: no new schema starts
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // each failure is in its schema's result
+	return report, nil
+}
+
+func (e *Engine) emit(opts ApplyOptions, r Result) {
+	if opts.OnResult != nil {
+		opts.OnResult(r)
+	}
+}
+
+// typeMap decodes PostgreSQL arrays read through database/sql. It is only read after init.
+var typeMap = pgtype.NewMap()
+
+// record is what the registry says about one schema.
+type record struct {
+	exists      bool
+	fingerprint string
+	apps        []string
+}
+
+// records reads, in one query, whether each target exists and the fingerprint it was last brought to.
+func (e *Engine) records(ctx context.Context, targets []Target) (map[string]record, error) {
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.Schema
+	}
+	rows, err := e.db.QueryContext(ctx, `SELECT t.name, n.oid IS NOT NULL, coalesce(s.fingerprint, ''), coalesce(s.apps, '{}')
+		FROM unnest($1::text[]) AS t(name)
+		LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = t.name
+		LEFT JOIN public.pgschemas_schema_state s ON s.schema_name = t.name`, names)
+	if err != nil {
+		return nil, fmt.Errorf("schemaset: read the schema records: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]record, len(targets))
+	for rows.Next() {
+		var name string
+		var r record
+		if err := rows.Scan(&name, &r.exists, &r.fingerprint, typeMap.SQLScanner(&r.apps)); err != nil {
+			return nil, fmt.Errorf("schemaset: read the schema records: %w", err)
+		}
+		out[name] = r
+	}
+	return out, rows.Err()
+}
+
+// one brings one schema to its desired state in one transaction.
+func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, dryRun bool) (res Result) {
+	start := time.Now()
+	res = Result{Target: t}
+	defer func() { res.Duration = time.Since(start) }()
+	fail := func(step, stmt string, err error) Result {
+		res.Outcome = OutcomeFailed
+		res.Err = &TargetError{Target: t, Step: step, Statement: stmt, Err: err}
+		return res
+	}
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail("", "", err)
+	}
+	defer tx.Rollback()
+	if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
+		return fail("", "", err)
+	}
+	rec := records[t.Schema]
+	if !rec.exists {
+		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(t.Schema)); err != nil {
+			return fail("", "", err)
+		}
+		res.Created = true
+	}
+	if err := setLocal(ctx, tx, "search_path", e.searchPath(t.Schema)); err != nil {
+		return fail("", "", err)
+	}
+	steps, err := e.runSteps(ctx, tx, t, rec)
+	res.Steps = steps
+	if err != nil {
+		var se *stepError
+		if errors.As(err, &se) {
+			return fail(se.step, "", se.err)
+		}
+		return fail("", "", err)
+	}
+	drv, err := postgres.Open(tx)
+	if err != nil {
+		return fail("", "", err)
+	}
+	live, err := e.inspect(ctx, tx, drv, t.Schema)
+	if err != nil {
+		return fail("", "", err)
+	}
+	changes, plan, err := states[desiredKey(t)].diff(ctx, drv, live)
+	if err != nil {
+		return fail("", "", err)
+	}
+	for _, c := range plan.Changes {
+		res.Statements = append(res.Statements, c.Cmd)
+	}
+	res.Destructive = destructive(changes)
+	if len(res.Destructive) > 0 && !opts.AllowDestructive {
+		res.Outcome = OutcomeRefused
+		res.Err = &TargetError{Target: t, Err: fmt.Errorf("%w: %v (allow them with --allow-destructive)", ErrDestructive, res.Destructive)}
+		return res
+	}
+	if err := e.execPlan(ctx, tx, plan); err != nil {
+		var pe *planError
+		if errors.As(err, &pe) {
+			return fail("", pe.stmt, pe.err)
+		}
+		return fail("", "", err)
+	}
+	if err := e.record(ctx, tx, t); err != nil {
+		return fail("", "", err)
+	}
+	changed := len(res.Statements) > 0 || len(res.Steps) > 0 || res.Created
+	if dryRun {
+		res.Outcome = OutcomePlanned
+		return res
+	}
+	// Commit even when nothing changed, so that a stale record (found up to date by Verify) is renewed.
+	if err := tx.Commit(); err != nil {
+		return fail("", "COMMIT", err)
+	}
+	res.Outcome = OutcomeUpToDate
+	if changed {
+		res.Outcome = OutcomeApplied
+	}
+	return res
+}
+
+type planError struct {
+	stmt string
+	err  error
+}
+
+func (e *planError) Error() string { return e.err.Error() }
+
+// execPlan runs a plan's statements in tx.
+func (e *Engine) execPlan(ctx context.Context, tx *sql.Tx, plan *migrate.Plan) error {
+	for _, c := range plan.Changes {
+		if _, err := tx.ExecContext(ctx, c.Cmd, c.Args...); err != nil {
+			return &planError{stmt: c.Cmd, err: err}
+		}
+	}
+	return nil
+}
+
+// record upserts the schema's fingerprint and apps.
+func (e *Engine) record(ctx context.Context, tx *sql.Tx, t Target) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO public.pgschemas_schema_state (schema_name, kind, fingerprint, apps)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT (schema_name) DO UPDATE SET kind = excluded.kind, fingerprint = excluded.fingerprint,
+			apps = excluded.apps, applied_at = now()`,
+		t.Schema, string(t.Kind), e.set.Fingerprint(t), slices.Clone(e.set.AppsOf(t)))
+	if err != nil {
+		return fmt.Errorf("record the applied state: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,13 @@
+// Package schemaset is the declarative engine of pgschemas: the counterpart of django-pgschemas'
+// TENANTS setting, its SyncRouter and migrateschema.
+//
+// A Config (loaded from pgschemas.hcl, or built in Go) assigns apps to public (shared by every
+// tenant), to static tenants named in the config, and to dynamic tenants, which are rows of the
+// pgschemas_tenant table in public. The reference schema, when one is configured, takes the dynamic
+// tenants' apps; it is static and never routed.
+//
+// The engine works in the separate steps that Atlas uses: the desired state of each schema is the
+// union of its apps, computed by materialising them in a scratch schema inside a transaction that is
+// always rolled back; each live schema is inspected and diffed against it; the diff becomes a Plan,
+// which is data and can be printed; and Apply runs each schema's plan in one transaction of its own.
+package schemaset

@@ -1,0 +1,143 @@
+package schemaset
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+
+	"ariga.io/atlas/sql/postgres"
+	"ariga.io/atlas/sql/schema"
+)
+
+// stepError says which one-time step failed.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// runSteps runs the target's pending one-time steps, in app order and then step order, and records
+// them. The search path is already the target's.
+//
+// Steps exist to carry data across a change that a diff cannot express (a rename). A schema that
+// has never had an app gets that app's tables straight from the desired state, so its steps are
+// recorded as done without running: there is no old data to carry.
+func (e *Engine) runSteps(ctx context.Context, tx *sql.Tx, t Target, rec record) ([]string, error) {
+	done, err := doneSteps(ctx, tx, t.Schema)
+	if err != nil {
+		return nil, err
+	}
+	var ran []string
+	for _, name := range e.set.AppsOf(t) {
+		a, _ := e.set.Apps.App(name)
+		had := rec.exists && slices.Contains(rec.apps, name)
+		for _, st := range a.Steps {
+			id := name + "/" + st.Name
+			if done[id] {
+				continue
+			}
+			if had {
+				if _, err := tx.ExecContext(ctx, st.SQL); err != nil {
+					return ran, &stepError{step: id, err: err}
+				}
+				ran = append(ran, id)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO public.pgschemas_step (schema_name, app, step) VALUES ($1, $2, $3)`,
+				t.Schema, name, st.Name); err != nil {
+				return ran, &stepError{step: id, err: err}
+			}
+		}
+	}
+	return ran, nil
+}
+
+// doneSteps returns the steps recorded for a schema, as "app/step".
+func doneSteps(ctx context.Context, tx *sql.Tx, name string) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT app || '/' || step FROM public.pgschemas_step WHERE schema_name = $1`, name)
+	if err != nil {
+		return nil, fmt.Errorf("read the recorded steps: %w", err)
+	}
+	defer rows.Close()
+	done := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		done[id] = true
+	}
+	return done, rows.Err()
+}
+
+// destructive describes the changes that can lose data: dropped tables, columns and types, and
+// column type changes other than a safe widening.
+func destructive(changes schema.Changes) []string {
+	var out []string
+	for _, c := range changes {
+		switch c := c.(type) {
+		case *schema.DropTable:
+			out = append(out, fmt.Sprintf("drop table %s", c.T.Name))
+		case *schema.DropObject:
+			if e, ok := c.O.(*schema.EnumType); ok {
+				out = append(out, fmt.Sprintf("drop type %s", e.T))
+			}
+		case *schema.ModifyObject:
+			if from, ok := c.From.(*schema.EnumType); ok {
+				if to, ok := c.To.(*schema.EnumType); ok {
+					for _, v := range from.Values {
+						if !slices.Contains(to.Values, v) {
+							out = append(out, fmt.Sprintf("remove value %q from type %s", v, from.T))
+						}
+					}
+				}
+			}
+		case *schema.ModifyTable:
+			for _, tc := range c.Changes {
+				switch tc := tc.(type) {
+				case *schema.DropColumn:
+					out = append(out, fmt.Sprintf("drop column %s.%s", c.T.Name, tc.C.Name))
+				case *schema.ModifyColumn:
+					if tc.Change.Is(schema.ChangeType) && !widening(tc.From.Type.Type, tc.To.Type.Type) {
+						out = append(out, fmt.Sprintf("change type of column %s.%s from %s to %s",
+							c.T.Name, tc.From.Name, typeString(tc.From.Type.Type), typeString(tc.To.Type.Type)))
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// widening reports whether every value of from fits in to unchanged.
+func widening(from, to schema.Type) bool {
+	rank := map[string]int{"smallint": 1, "integer": 2, "bigint": 3}
+	switch f := from.(type) {
+	case *schema.IntegerType:
+		if t, ok := to.(*schema.IntegerType); ok {
+			return rank[f.T] > 0 && rank[f.T] <= rank[t.T]
+		}
+		if t, ok := to.(*schema.DecimalType); ok {
+			return t.Precision == 0
+		}
+	case *schema.StringType:
+		if t, ok := to.(*schema.StringType); ok {
+			return t.T == "text" || (t.T == f.T && (t.Size == 0 || t.Size >= f.Size) && f.Size != 0)
+		}
+	case *schema.FloatType:
+		if t, ok := to.(*schema.FloatType); ok {
+			return f.T == t.T || t.T == "double precision"
+		}
+	}
+	return false
+}
+
+func typeString(t schema.Type) string {
+	s, err := postgres.FormatType(t)
+	if err != nil {
+		return fmt.Sprintf("%T", t)
+	}
+	return s
+}

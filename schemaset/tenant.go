@@ -1,0 +1,382 @@
+package schemaset
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/postgres"
+	"ariga.io/atlas/sql/schema"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgschemas/pgschemas/driver"
+)
+
+// Domain routes a host, and optionally the first folder of the path, to a tenant.
+type Domain struct {
+	// Domain is the host name, without port; it is stored lower case.
+	Domain string `json:"domain"`
+	// Folder is the first path segment, without slashes; empty for none.
+	Folder string `json:"folder,omitempty"`
+	// Primary marks the domain that URLs are built on; a tenant has at most one.
+	Primary bool `json:"primary,omitempty"`
+	// RedirectToPrimary makes requests on this domain redirect (301) to the primary one.
+	RedirectToPrimary bool `json:"redirect_to_primary,omitempty"`
+}
+
+// ParseDomain parses "host" or "host/folder", as the CLI's --domain flag takes it.
+func ParseDomain(s string) (Domain, error) {
+	host, folder, _ := strings.Cut(s, "/")
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	folder = strings.Trim(folder, "/")
+	switch {
+	case host == "":
+		return Domain{}, fmt.Errorf("schemaset: domain %q: empty host", s)
+	case strings.ContainsAny(host, ":@ \t") || strings.Contains(host, "//"):
+		return Domain{}, fmt.Errorf("schemaset: domain %q: want host or host/folder, without scheme or port", s)
+	case strings.Contains(folder, "/"):
+		return Domain{}, fmt.Errorf("schemaset: domain %q: the folder is one path segment", s)
+	}
+	return Domain{Domain: host, Folder: folder}, nil
+}
+
+// CheckTenantName checks a dynamic tenant's schema name: the driver's rules (pattern, no pg_
+// prefix, not public), not the engine's reserved prefix, and no clash, ignoring case, with a static
+// tenant or the reference.
+func (s *Set) CheckTenantName(name string) error {
+	if err := driver.CheckSchemaName(name); err != nil {
+		return err
+	}
+	if strings.HasPrefix(strings.ToLower(name), ReservedPrefix) {
+		return &driver.SchemaError{Schema: name, Err: fmt.Errorf("%w: the prefix %q is reserved for pgschemas", driver.ErrInvalidSchemaName, ReservedPrefix)}
+	}
+	if t, ok := s.KindOf(name); ok {
+		return &driver.SchemaError{Schema: name, Err: fmt.Errorf("%w: clashes with %s %q (names are compared ignoring case)", ErrNameClash, t.Kind, t.Schema)}
+	}
+	return nil
+}
+
+// CreateTenant creates a dynamic tenant: in one transaction it inserts the tenant's row and domains,
+// creates its schema, and fills it, by cloning the reference when one is configured and up to
+// date, else from the apps. The first domain is the primary one unless another is marked. On any
+// failure, nothing is left: no row, no domain and no schema.
+func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domain) error {
+	if e.set.Config.Dynamic == nil {
+		return fmt.Errorf("schemaset: create tenant %q: %w", name, ErrNoDynamic)
+	}
+	if err := e.set.CheckTenantName(name); err != nil {
+		return fmt.Errorf("schemaset: create tenant: %w", err)
+	}
+	if err := EnsureRegistry(ctx, e.db); err != nil {
+		return err
+	}
+	t := Target{Schema: name, Kind: KindDynamic}
+	states, err := e.desiredStates(ctx, []Target{t})
+	if err != nil {
+		return err
+	}
+	err = inTx(ctx, e.db, func(tx *sql.Tx) error {
+		if err := lockShared(ctx, tx); err != nil {
+			return err
+		}
+		if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
+			return err
+		}
+		if err := insertTenant(ctx, tx, name, domains); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(name)); err != nil {
+			if isSQLState(err, "42P06") { // duplicate_schema
+				return fmt.Errorf("%w: schema %q exists (without a tenant row); drop it or choose another name", ErrTenantExists, name)
+			}
+			return err
+		}
+		if err := e.fill(ctx, tx, t, states[desiredKey(t)]); err != nil {
+			return err
+		}
+		if err := e.record(ctx, tx, t); err != nil {
+			return err
+		}
+		if _, err := e.runSteps(ctx, tx, t, record{}); err != nil {
+			return err
+		}
+		if e.opts.AfterCreate != nil {
+			if err := e.opts.AfterCreate(driver.WithSchema(ctx, name), tx, name); err != nil {
+				return fmt.Errorf("after-create hook: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
+	}
+	return nil
+}
+
+// insertTenant inserts the tenant row and its domains.
+func insertTenant(ctx context.Context, tx *sql.Tx, name string, domains []Domain) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO public.pgschemas_tenant (schema_name) VALUES ($1)`, name); err != nil {
+		if isSQLState(err, "23505") { // unique_violation
+			return fmt.Errorf("%w: %q", ErrTenantExists, name)
+		}
+		return err
+	}
+	primary := -1
+	for i, d := range domains {
+		if d.Primary {
+			primary = i
+			break
+		}
+	}
+	if primary < 0 && len(domains) > 0 {
+		primary = 0
+	}
+	for i, d := range domains {
+		d.Domain = strings.TrimSuffix(strings.ToLower(d.Domain), ".")
+		if _, err := tx.ExecContext(ctx, `INSERT INTO public.pgschemas_domain (domain, folder, tenant, is_primary, redirect_to_primary)
+			VALUES ($1, $2, $3, $4, $5)`, d.Domain, d.Folder, name, i == primary, d.RedirectToPrimary); err != nil {
+			if isSQLState(err, "23505") {
+				return fmt.Errorf("domain %s: already routed to another tenant", d)
+			}
+			return fmt.Errorf("domain %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+func (d Domain) String() string {
+	if d.Folder == "" {
+		return d.Domain
+	}
+	return d.Domain + "/" + d.Folder
+}
+
+// fill brings a new, empty schema to the dynamic tenants' state: a clone of the reference when it is
+// configured and recorded at the current fingerprint, else the plan from the apps.
+func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) error {
+	if ref := e.set.Config.Reference(); ref != "" {
+		var fp string
+		err := tx.QueryRowContext(ctx, `SELECT fingerprint FROM public.pgschemas_schema_state s
+			JOIN pg_catalog.pg_namespace n ON n.nspname = s.schema_name WHERE s.schema_name = $1`, ref).Scan(&fp)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if fp == e.set.Fingerprint(Target{Schema: ref, Kind: KindReference}) {
+			return e.cloneInTx(ctx, tx, ref, t.Schema)
+		}
+		e.opts.logger().WarnContext(ctx, "the reference schema is missing or behind the apps; creating the tenant from the apps (run apply to refresh the reference)",
+			"reference", ref, "tenant", t.Schema)
+	}
+	drv, err := postgres.Open(tx)
+	if err != nil {
+		return err
+	}
+	if err := setLocal(ctx, tx, "search_path", e.searchPath(t.Schema)); err != nil {
+		return err
+	}
+	_, plan, err := d.diff(ctx, drv, schema.New(t.Schema))
+	if err != nil {
+		return err
+	}
+	return e.execPlan(ctx, tx, plan)
+}
+
+// Clone copies the non-public schema src to the new schema dst: tables, indexes, constraints,
+// enums, sequences and rows. With asTenant, dst also gets a tenant row (and the name must pass the
+// tenant rules). dst must not exist; on failure nothing is left.
+func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) error {
+	if err := driver.CheckSchemaName(src); err != nil {
+		return fmt.Errorf("schemaset: clone: source: %w", err)
+	}
+	check := driver.CheckSchemaName
+	if asTenant {
+		check = e.set.CheckTenantName
+	}
+	if err := check(dst); err != nil {
+		return fmt.Errorf("schemaset: clone: destination: %w", err)
+	}
+	if t, ok := e.set.KindOf(dst); ok {
+		return fmt.Errorf("schemaset: clone: destination %q is the set's %s %q", dst, t.Kind, t.Schema)
+	}
+	if err := EnsureRegistry(ctx, e.db); err != nil {
+		return err
+	}
+	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
+		if err := lockShared(ctx, tx); err != nil {
+			return err
+		}
+		if asTenant {
+			if err := insertTenant(ctx, tx, dst, nil); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(dst)); err != nil {
+			if isSQLState(err, "42P06") {
+				return fmt.Errorf("%w: schema %q exists; it was left untouched", ErrTenantExists, dst)
+			}
+			return err
+		}
+		if err := e.cloneInTx(ctx, tx, src, dst); err != nil {
+			return err
+		}
+		if asTenant {
+			t := Target{Schema: dst, Kind: KindDynamic}
+			if err := e.record(ctx, tx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("schemaset: clone %q to %q: %w", src, dst, err)
+	}
+	return nil
+}
+
+// cloneInTx copies src's structure into the existing empty schema dst with an Atlas plan, then
+// its rows, then moves dst's sequences past src's.
+func (e *Engine) cloneInTx(ctx context.Context, tx *sql.Tx, src, dst string) error {
+	drv, err := postgres.Open(tx)
+	if err != nil {
+		return err
+	}
+	s, err := e.inspect(ctx, tx, drv, src)
+	if err != nil {
+		return err
+	}
+	if err := setLocal(ctx, tx, "search_path", e.searchPath(dst)); err != nil {
+		return err
+	}
+	s.Name = dst
+	changes, err := drv.SchemaDiff(schema.New(dst), s)
+	if err != nil {
+		return err
+	}
+	plan, err := planOrEmpty(ctx, drv, changes)
+	if err != nil {
+		return err
+	}
+	if err := e.execPlan(ctx, tx, plan); err != nil {
+		return err
+	}
+	// Rows, parents before children, so that each foreign key holds when its statement ends.
+	for _, t := range dependencyOrder(s.Tables) {
+		if _, err := tx.ExecContext(ctx, copyRows(t, src, dst)); err != nil {
+			return fmt.Errorf("copy rows of %s: %w", t.Name, err)
+		}
+	}
+	// Sequences: continue after the source's current values.
+	_, err = tx.ExecContext(ctx, `SELECT pg_catalog.setval(format('%I.%I', $2::text, d.sequencename), d.last_value, true)
+		FROM pg_catalog.pg_sequences d WHERE d.schemaname = $1 AND d.last_value IS NOT NULL`, src, dst)
+	if err != nil {
+		return fmt.Errorf("copy sequence values: %w", err)
+	}
+	return nil
+}
+
+// copyRows returns the statement that copies a table's rows from src to dst. Generated columns are
+// left to compute; values of the source schema's enum types are cast through text to dst's copies.
+func copyRows(t *schema.Table, src, dst string) string {
+	var cols, vals []string
+	for _, c := range t.Columns {
+		if slices.ContainsFunc(c.Attrs, func(a schema.Attr) bool { _, ok := a.(*schema.GeneratedExpr); return ok }) {
+			continue
+		}
+		cols = append(cols, quoteIdent(c.Name))
+		v := quoteIdent(c.Name)
+		if e, ok := c.Type.Type.(*schema.EnumType); ok && e.Schema != nil && e.Schema.Name == dst {
+			v += "::text::" + quoteIdent(dst) + "." + quoteIdent(e.T)
+		}
+		vals = append(vals, v)
+	}
+	list := strings.Join(cols, ", ")
+	return fmt.Sprintf("INSERT INTO %s.%s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s.%s",
+		quoteIdent(dst), quoteIdent(t.Name), list, strings.Join(vals, ", "), quoteIdent(src), quoteIdent(t.Name))
+}
+
+// dependencyOrder sorts tables so that each comes after the tables its foreign keys reference
+// within the schema. Tables in a reference cycle keep their relative order.
+func dependencyOrder(tables []*schema.Table) []*schema.Table {
+	var out []*schema.Table
+	state := map[*schema.Table]int{} // 1 visiting, 2 done
+	var visit func(t *schema.Table)
+	visit = func(t *schema.Table) {
+		if state[t] != 0 {
+			return
+		}
+		state[t] = 1
+		for _, fk := range t.ForeignKeys {
+			if fk.RefTable != nil && fk.RefTable != t && fk.RefTable.Schema == t.Schema {
+				visit(fk.RefTable)
+			}
+		}
+		state[t] = 2
+		out = append(out, t)
+	}
+	for _, t := range tables {
+		visit(t)
+	}
+	return out
+}
+
+func planOrEmpty(ctx context.Context, drv migrate.Driver, changes schema.Changes) (*migrate.Plan, error) {
+	if len(changes) == 0 {
+		return &migrate.Plan{}, nil
+	}
+	return drv.PlanChanges(ctx, "", changes)
+}
+
+// DropTenant drops a dynamic tenant: its schema with everything in it, its row, its domains and its
+// records, in one transaction. public, static tenants and the reference are refused.
+func (e *Engine) DropTenant(ctx context.Context, name string) error {
+	if t, ok := e.set.KindOf(name); ok {
+		return fmt.Errorf("schemaset: drop %q: %w: it is the set's %s %q", name, ErrNotTenant, t.Kind, t.Schema)
+	}
+	if err := driver.CheckSchemaName(name); err != nil {
+		return fmt.Errorf("schemaset: drop tenant: %w", err)
+	}
+	if err := EnsureRegistry(ctx, e.db); err != nil {
+		return err
+	}
+	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
+		if err := lockShared(ctx, tx); err != nil {
+			return err
+		}
+		var found bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM public.pgschemas_tenant WHERE schema_name = $1 FOR UPDATE)`, name).Scan(&found); err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("%w: no tenant row", ErrNotTenant)
+		}
+		if e.opts.BeforeDrop != nil {
+			if err := e.opts.BeforeDrop(driver.WithSchema(ctx, name), tx, name); err != nil {
+				return fmt.Errorf("before-drop hook: %w", err)
+			}
+		}
+		for _, q := range []string{
+			`DELETE FROM public.pgschemas_tenant WHERE schema_name = $1`,
+			`DELETE FROM public.pgschemas_schema_state WHERE schema_name = $1`,
+			`DELETE FROM public.pgschemas_step WHERE schema_name = $1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, name); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+quoteIdent(name)+" CASCADE")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("schemaset: drop tenant %q: %w", name, err)
+	}
+	return nil
+}
+
+func isSQLState(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
+}

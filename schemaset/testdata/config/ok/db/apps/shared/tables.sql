@@ -1,0 +1,1 @@
+-- The config tests only need this folder to exist.
