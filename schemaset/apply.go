@@ -150,6 +150,9 @@ func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, d
 	if err != nil {
 		return nil, err
 	}
+	if dryRun {
+		return report, e.planAll(ctx, targets, todo, report, states, records, opts)
+	}
 	parallel := e.opts.parallel()
 	if opts.Parallel > 0 {
 		parallel = opts.Parallel
@@ -162,7 +165,7 @@ func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, d
 		if failed && !opts.ContinueOnError {
 			break
 		}
-		res := e.one(ctx, targets[todo[i]], states, records, opts, dryRun)
+		res := e.one(ctx, targets[todo[i]], states, records, opts, nil)
 		report.Results[todo[i]] = res
 		e.emit(opts, res)
 		failed = failed || res.Err != nil
@@ -177,7 +180,7 @@ func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, d
 			if gctx.Err() != nil {
 				return nil
 			}
-			res := e.one(ctx, targets[idx], states, records, opts, dryRun)
+			res := e.one(ctx, targets[idx], states, records, opts, nil)
 			report.Results[idx] = res
 			e.emit(opts, res)
 			if res.Err != nil && !opts.ContinueOnError {
@@ -190,10 +193,53 @@ func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, d
 	return report, nil
 }
 
+// planAll plans the schemas one after the other in one transaction that is rolled back at the end.
+func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, report *Report, states map[string]*desired, records map[string]record, opts ApplyOptions) error {
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("schemaset: plan: %w", err)
+	}
+	defer tx.Rollback()
+	failed := false
+	for _, i := range todo {
+		if failed && !opts.ContinueOnError {
+			break
+		}
+		res := e.one(ctx, targets[i], states, records, opts, tx)
+		report.Results[i] = res
+		e.emit(opts, res)
+		failed = failed || res.Err != nil
+	}
+	return nil
+}
+
 func (e *Engine) emit(opts ApplyOptions, r Result) {
 	if opts.OnResult != nil {
 		opts.OnResult(r)
 	}
+}
+
+// scope starts the transaction of one schema: a new one, or a savepoint of shared. end(true)
+// keeps the work under a savepoint and does nothing to an own transaction (the caller commits it);
+// end(false) undoes either.
+func (e *Engine) scope(ctx context.Context, shared *sql.Tx) (*sql.Tx, func(ok bool), error) {
+	if shared == nil {
+		tx, err := e.db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return tx, func(bool) { _ = tx.Rollback() }, nil
+	}
+	if _, err := shared.ExecContext(ctx, "SAVEPOINT pgschemas_schema"); err != nil {
+		return nil, nil, err
+	}
+	return shared, func(ok bool) {
+		q := "RELEASE SAVEPOINT pgschemas_schema"
+		if !ok {
+			q = "ROLLBACK TO SAVEPOINT pgschemas_schema; " + q
+		}
+		_, _ = shared.ExecContext(ctx, q)
+	}, nil
 }
 
 // typeMap decodes PostgreSQL arrays read through database/sql. It is only read after init.
@@ -233,7 +279,11 @@ func (e *Engine) records(ctx context.Context, targets []Target) (map[string]reco
 }
 
 // one brings one schema to its desired state in one transaction.
-func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, dryRun bool) (res Result) {
+//
+// With a shared transaction (a plan), the schema's work runs under a savepoint of it and stays
+// there when it succeeds, so that the plans of later schemas see it (a tenant's foreign key to a
+// public table that public's plan creates); the caller rolls the whole transaction back.
+func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *sql.Tx) (res Result) {
 	start := time.Now()
 	res = Result{Target: t}
 	defer func() { res.Duration = time.Since(start) }()
@@ -242,11 +292,12 @@ func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, 
 		res.Err = &TargetError{Target: t, Step: step, Statement: stmt, Err: err}
 		return res
 	}
-	tx, err := e.db.BeginTx(ctx, nil)
+	tx, end, err := e.scope(ctx, shared)
 	if err != nil {
 		return fail("", "", err)
 	}
-	defer tx.Rollback()
+	ok := false
+	defer func() { end(ok) }()
 	if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
 		return fail("", "", err)
 	}
@@ -301,8 +352,12 @@ func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, 
 		return fail("", "", err)
 	}
 	changed := len(res.Statements) > 0 || len(res.Steps) > 0 || res.Created
-	if dryRun {
-		res.Outcome = OutcomePlanned
+	if shared != nil {
+		ok = true
+		res.Outcome = OutcomeUpToDate
+		if changed {
+			res.Outcome = OutcomePlanned
+		}
 		return res
 	}
 	// Commit even when nothing changed, so that a stale record (found up to date by Verify) is renewed.

@@ -20,6 +20,20 @@ func TestApplySampleSet(t *testing.T) {
 	ctx := context.Background()
 	db := fresh(t)
 	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
+	// A plan on an empty database: the static tenants' foreign keys to public tables that only
+	// public's plan creates must plan too, and nothing may be left behind.
+	plan := planAll(t, e)
+	for _, name := range []string{"public", "www", "blog", "sample"} {
+		if len(plan[name]) == 0 {
+			t.Errorf("plan for %s is empty", name)
+		}
+		if name != "public" && exists(t, db, name) {
+			t.Errorf("plan created schema %s", name)
+		}
+	}
+	if !slices.ContainsFunc(plan["www"], func(s string) bool { return strings.Contains(s, `REFERENCES "public"."plans"`) }) {
+		t.Errorf("www plan = %q, want a foreign key to public.plans", plan["www"])
+	}
 	rep := mustApply(t, e, schemaset.ApplyOptions{})
 	want := map[string]schemaset.Outcome{"public": schemaset.OutcomeApplied, "www": schemaset.OutcomeApplied,
 		"blog": schemaset.OutcomeApplied, "sample": schemaset.OutcomeApplied}
@@ -28,9 +42,9 @@ func TestApplySampleSet(t *testing.T) {
 	}
 	for schemaName, want := range map[string][]string{
 		"public": {"plans.id", "plans.name", "plans.price_cents", "subscriptions.plan_id", "subscriptions.tenant"},
-		"www":    {"pages.author_id", "pages.slug", "pages.title", "users.created_at", "users.email", "users.id", "users.role"},
-		"blog":   {"posts.author_id", "posts.body", "posts.id", "posts.published", "posts.title", "users.created_at", "users.email", "users.id", "users.role"},
-		"sample": {"notes.author_id", "notes.body", "notes.created_at", "notes.id", "settings.key", "settings.plan_id", "settings.value", "users.created_at", "users.email", "users.id", "users.role"},
+		"www":    {"pages.author_id", "pages.slug", "pages.title", "users.created_at", "users.email", "users.id", "users.plan_id", "users.role"},
+		"blog":   {"posts.author_id", "posts.body", "posts.id", "posts.published", "posts.title", "users.created_at", "users.email", "users.id", "users.plan_id", "users.role"},
+		"sample": {"notes.author_id", "notes.body", "notes.created_at", "notes.id", "settings.key", "settings.plan_id", "settings.value", "users.created_at", "users.email", "users.id", "users.plan_id", "users.role"},
 	} {
 		got := slices.DeleteFunc(columns(t, db, schemaName), func(s string) bool { return strings.HasPrefix(s, "pgschemas_") })
 		if !slices.Equal(got, want) {

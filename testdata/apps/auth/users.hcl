@@ -14,6 +14,10 @@ table "users" {
     type    = enum.role
     default = "member"
   }
+  column "plan_id" {
+    type = bigint
+    null = true
+  }
   column "created_at" {
     type    = timestamptz
     default = sql("now()")
@@ -24,5 +28,9 @@ table "users" {
   index "users_email_key" {
     unique  = true
     columns = [column.email]
+  }
+  foreign_key "users_plan_fk" {
+    columns     = [column.plan_id]
+    ref_columns = [table.public.plans.column.id] # a table of a public app
   }
 }
