@@ -2,6 +2,7 @@ package apps
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -28,7 +29,9 @@ var managedKinds = map[string]bool{
 // the kind, key, own name, owning table and definition. Definitions are rendered by the server
 // relative to the search_path, which the caller sets to the schema first, so that two schemas
 // with the same objects give the same rows. Members of extensions are left out: the extension
-// itself is listed.
+// itself is listed. Of a column's options only n_distinct and n_distinct_inherited, which ALTER
+// COLUMN SET sets, are compared: a server may keep private entries there (one seen in testing
+// writes a pg_attver entry that differs per column and per copy).
 const objectsQuery = `
 WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1),
 ext AS (SELECT classid, objid FROM pg_catalog.pg_depend WHERE deptype = 'e'),
@@ -66,7 +69,7 @@ UNION ALL
 SELECT 'column', 'column ' || c.relname || '.' || a.attname, a.attname, c.relname,
 	concat_ws(' ', pg_catalog.format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN 'not null' END,
 		'default=' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), 'identity=' || nullif(a.attidentity::text, ''),
-		'generated=' || nullif(a.attgenerated::text, ''), 'collation=' || CASE WHEN a.attcollation <> t.typcollation THEN a.attcollation::regcollation::text END,
+		'generated=' || nullif(a.attgenerated::text, ''), 'statistics=' || nullif(a.attstattarget, -1), 'collation=' || CASE WHEN a.attcollation <> t.typcollation THEN a.attcollation::regcollation::text END,
 		'storage=' || CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END, 'compression=' || nullif(a.attcompression::text, ''),
 		'options=' || (SELECT string_agg(opt, ',' ORDER BY opt) FROM unnest(a.attoptions) opt WHERE opt LIKE 'n\_distinct%'), 'acl=' || a.attacl::text, 'comment=' || pg_catalog.col_description(c.oid, a.attnum))
 FROM rel c
@@ -138,21 +141,15 @@ WHERE d.refclassid = 'pg_catalog.pg_namespace'::regclass AND d.refobjid = (SELEC
 
 // listObjects returns the objects of schema name by key. The search_path must start with name.
 func listObjects(ctx context.Context, db schema.ExecQuerier, name string) (map[string]object, error) {
-	rows, err := db.QueryContext(ctx, objectsQuery, name)
-	if err != nil {
-		return nil, fmt.Errorf("list the objects of schema %q: %w", name, err)
-	}
-	defer rows.Close()
 	objs := make(map[string]object)
-	for rows.Next() {
+	err := eachRow(ctx, db, objectsQuery, []any{name}, func(rows *sql.Rows) error {
 		var o object
-		if err := rows.Scan(&o.kind, &o.key, &o.name, &o.table, &o.detail); err != nil {
-			return nil, fmt.Errorf("list the objects of schema %q: %w", name, err)
-		}
+		err := rows.Scan(&o.kind, &o.key, &o.name, &o.table, &o.detail)
 		objs[o.key] = o
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list the objects of schema %q: %w", name, err)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apps: list the objects of schema %q: %w", name, err)
 	}
 	return objs, nil
 }

@@ -49,28 +49,15 @@ func (m *materializer) applyHCL(ctx context.Context, app string, files []File) (
 		return nil, err
 	}
 	parser := hclparse.NewParser()
-	decls := hclDecls{}
-	var errs []error
-	for _, f := range files {
-		body, err := parseHCL(app, f, parser)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range body.Blocks {
-			key := b.Type + " " + b.Labels[0]
-			if prev, dup := decls[key]; dup {
-				errs = append(errs, invalid(app, f.Path, b.DefRange().Start.Line, "%s is declared twice (also at %s:%d)", key, prev.file, prev.line))
-			}
-			decls[key] = hclDecl{file: f.Path, line: b.DefRange().Start.Line}
-			setSchema(b, m.schema)
-		}
+	decls, err := parseApp(app, files, parser, m.schema)
+	if err != nil {
+		return nil, err
 	}
 	realm, err := drv.InspectRealm(ctx, &schema.InspectRealmOption{Schemas: []string{m.schema, "public"}})
 	if err != nil {
 		return nil, fmt.Errorf("apps: inspect schema %q and public: %w", m.schema, err)
 	}
-	errs = append(errs, decls.checkTaken(app, realm, m.schema))
-	if err := errors.Join(errs...); err != nil {
+	if err := decls.checkTaken(app, realm, m.schema); err != nil {
 		return nil, err
 	}
 	if _, diags := parser.ParseHCL(contextHCL(realm, m.schema), contextFile); diags.HasErrors() {
@@ -81,6 +68,28 @@ func (m *materializer) applyHCL(ctx context.Context, app string, files []File) (
 		return nil, evalError(app, files, err)
 	}
 	return decls, m.createHCL(ctx, app, &r, decls)
+}
+
+// parseApp parses an app's HCL files into parser, records where each table and enum is declared,
+// and places every top-level block in the scratch schema.
+func parseApp(app string, files []File, parser *hclparse.Parser, scratch string) (hclDecls, error) {
+	decls := hclDecls{}
+	var errs []error
+	for _, f := range files {
+		body, err := parseHCL(app, f, parser)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range body.Blocks {
+			key, line := b.Type+" "+b.Labels[0], b.DefRange().Start.Line
+			if prev, dup := decls[key]; dup {
+				errs = append(errs, invalid(app, f.Path, line, "%s is declared twice (also at %s:%d)", key, prev.file, prev.line))
+			}
+			decls[key] = hclDecl{file: f.Path, line: line}
+			setSchema(b, scratch)
+		}
+	}
+	return decls, errors.Join(errs...)
 }
 
 // checkTaken rejects a declaration whose name an earlier app already took in the schema.
@@ -219,7 +228,11 @@ func contextHCL(r *schema.Realm, scratch string) []byte {
 func evalError(app string, files []File, err error) *Error {
 	var diags hcl.Diagnostics
 	if errors.As(err, &diags) && diags.HasErrors() {
-		return diagError(app, "", diags, ErrInvalidApp)
+		e := diagError(app, "", diags, ErrInvalidApp)
+		if hint := publicHint(diags); hint != "" {
+			e.Err = fmt.Errorf("%w Hint: %s.", e.Err, hint)
+		}
+		return e
 	}
 	e := &Error{App: app, Err: fmt.Errorf("%w: %v", ErrInvalidApp, err)}
 	if len(files) == 1 {
@@ -241,4 +254,19 @@ func splitKey(key string) (kind, name string) {
 		}
 	}
 	return key, ""
+}
+
+// publicHint explains the qualifier of public's tables when a diagnostic is about a reference
+// table.NAME that does not resolve, the likely slip of an app that references public.
+func publicHint(diags hcl.Diagnostics) string {
+	for _, d := range diags {
+		x, ok := d.Expression.(*hclsyntax.ScopeTraversalExpr)
+		if !ok || len(x.Traversal) < 2 || x.Traversal.RootName() != "table" {
+			continue
+		}
+		if name, ok := x.Traversal[1].(hcl.TraverseAttr); ok {
+			return fmt.Sprintf("a table of public is referenced as table.public.%s, a table of this schema (this app's or an earlier app's) as table.%s", name.Name, name.Name)
+		}
+	}
+	return ""
 }

@@ -154,7 +154,7 @@ func NewRegistry(list ...*App) (*Registry, error) {
 	return r, nil
 }
 
-// App returns the app with that name.
+// App returns the app with that name. The app is shared by every caller: treat it as read-only.
 func (r *Registry) App(name string) (*App, bool) {
 	a, ok := r.apps[name]
 	return a, ok

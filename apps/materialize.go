@@ -2,6 +2,7 @@ package apps
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"regexp"
@@ -10,7 +11,6 @@ import (
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ReservedPrefix starts every name that the engine owns; apps may not declare such names.
@@ -41,10 +41,11 @@ var schemaNameRE = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]{0,62}$`)
 // server's *pgconn.PgError. Problems of several objects are joined with errors.Join.
 func Materialize(ctx context.Context, tx schema.ExecQuerier, schemaName string, extraSearchPath []string, list ...*App) error {
 	m := &materializer{tx: tx, schema: schemaName, extra: extraSearchPath, origins: map[string]origin{}}
-	if err := m.checkArgs(list); err != nil {
+	checked, err := m.checkArgs(list)
+	if err != nil {
 		return err
 	}
-	return m.run(ctx, list)
+	return m.run(ctx, checked)
 }
 
 // materializer holds the state of one Materialize call.
@@ -57,28 +58,32 @@ type materializer struct {
 	origins map[string]origin // which app and file first created each object, by key
 }
 
-// checkArgs rejects a bad schema name, search path or app before anything runs.
-func (m *materializer) checkArgs(list []*App) error {
+// checkArgs rejects a bad schema name, search path or app before anything runs, and returns the
+// apps checked, with their files in order.
+func (m *materializer) checkArgs(list []*App) ([]*App, error) {
 	switch {
 	case !schemaNameRE.MatchString(m.schema) || strings.HasPrefix(m.schema, "pg_"):
-		return fmt.Errorf("apps: scratch schema name %q does not match %s", m.schema, schemaNameRE)
+		return nil, fmt.Errorf("apps: scratch schema name %q does not match %s", m.schema, schemaNameRE)
 	case m.schema == "public":
-		return errors.New("apps: materialize into an empty scratch schema, not public: public is where apps' references resolve")
+		return nil, errors.New("apps: materialize into an empty scratch schema, not public: public is where apps' references resolve")
 	case len(list) == 0:
-		return errors.New("apps: materialize needs at least one app")
+		return nil, errors.New("apps: materialize needs at least one app")
 	}
 	for _, p := range m.extra {
 		if p == "" || strings.ContainsRune(p, 0) {
-			return fmt.Errorf("apps: bad schema %q in the extra search path", p)
+			return nil, fmt.Errorf("apps: bad schema %q in the extra search path", p)
 		}
 	}
-	var errs []error
+	var (
+		checked []*App
+		errs    []error
+	)
 	for _, a := range list {
-		if _, err := checkApp(a); err != nil {
-			errs = append(errs, err)
-		}
+		c, err := checkApp(a)
+		checked = append(checked, c)
+		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return checked, errors.Join(errs...)
 }
 
 // run materialises the apps and then checks what they created.
@@ -89,7 +94,23 @@ func (m *materializer) run(ctx context.Context, list []*App) error {
 	if err := m.checkEmpty(ctx); err != nil {
 		return err
 	}
-	baseline, err := outsideObjects(ctx, m.tx, m.schema)
+	if err := m.checkTopLevel(ctx); err != nil {
+		return err
+	}
+	if err := m.materializeAll(ctx, list); err != nil {
+		return err
+	}
+	if err := m.checkKinds(); err != nil {
+		return err
+	}
+	return m.roundTrip(ctx)
+}
+
+// materializeAll materialises the apps in order, and refuses the objects each created outside
+// the schema. It checks after each app, so that such an object is blamed on its app; what the
+// transaction had created before is left alone.
+func (m *materializer) materializeAll(ctx context.Context, list []*App) error {
+	seen, err := outsideObjects(ctx, m.tx, m.schema)
 	if err != nil {
 		return err
 	}
@@ -98,28 +119,18 @@ func (m *materializer) run(ctx context.Context, list []*App) error {
 		if err := m.materializeApp(ctx, a); err != nil {
 			return err
 		}
-		// Checked per app, so that an object created outside the schema is blamed on its app.
 		found, err := outsideObjects(ctx, m.tx, m.schema)
 		if err != nil {
 			return err
 		}
 		for _, o := range sortedKeys(found) {
-			if !baseline[o] {
+			if !seen[o] {
 				outside = append(outside, unmanaged(origin{app: a.Name}, "%s was created outside the app's schema; an app never names its schema", o))
-				baseline[o] = true
+				seen[o] = true
 			}
 		}
 	}
-	if err := errors.Join(outside...); err != nil {
-		return err
-	}
-	if err := m.checkNotSubtransaction(ctx); err != nil {
-		return err
-	}
-	if err := m.checkKinds(); err != nil {
-		return err
-	}
-	return m.roundTrip(ctx)
+	return errors.Join(outside...)
 }
 
 // materializeApp creates one app's objects: its HCL files together, then its SQL files in order.
@@ -153,41 +164,6 @@ func (m *materializer) materializeApp(ctx context.Context, a *App) error {
 	return nil
 }
 
-// execSQL runs a SQL file statement by statement, so that an error the server reports without a
-// position still points at its statement. The search_path is set again first, in case an earlier
-// file changed it.
-func (m *materializer) execSQL(ctx context.Context, app string, f File) error {
-	text := string(f.Data)
-	stmts, err := statements(app, f.Path, text)
-	if err != nil {
-		return err
-	}
-	if err := m.setPath(ctx, m.schema); err != nil {
-		return err
-	}
-	for _, s := range stmts {
-		if _, err := m.tx.ExecContext(ctx, s.Text); err != nil {
-			return &Error{App: app, File: f.Path, Line: errorLine(text, s, err), Err: err}
-		}
-	}
-	return nil
-}
-
-// errorLine returns the line of text at which statement s failed with err: the server's error
-// position when it reports one, else the statement's first line.
-func errorLine(text string, s *migrate.Stmt, err error) int {
-	start := s.Pos
-	// The scanner's position is where the statement's text starts in the file.
-	if i := strings.Index(text[min(start, len(text)):], s.Text); i >= 0 {
-		start += i
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Position > 0 {
-		return lineAt(text, start+charOffset(s.Text, int(pgErr.Position)))
-	}
-	return lineAt(text, start+len(s.Text)-len(strings.TrimLeft(s.Text, " \t\r\n")))
-}
-
 // record lists the schema's objects and attributes the new ones to the origin that from gives.
 func (m *materializer) record(ctx context.Context, from func(object) origin) error {
 	objs, err := listObjects(ctx, m.tx, m.schema)
@@ -215,59 +191,6 @@ func (m *materializer) setPath(ctx context.Context, first string) error {
 	return nil
 }
 
-// checkEmpty fails unless the scratch schema exists and holds nothing, since every object in it
-// is taken to come from the apps.
-func (m *materializer) checkEmpty(ctx context.Context) error {
-	var exists bool
-	if err := queryRow(ctx, m.tx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, []any{m.schema}, &exists); err != nil {
-		return fmt.Errorf("apps: check the scratch schema: %w", err)
-	}
-	if !exists {
-		return fmt.Errorf("apps: scratch schema %q does not exist", m.schema)
-	}
-	objs, err := listObjects(ctx, m.tx, m.schema)
-	if err != nil {
-		return err
-	}
-	if len(objs) > 0 {
-		return fmt.Errorf("apps: scratch schema %q is not empty: it holds %s", m.schema, objs[sortedKeys(objs)[0]].describe())
-	}
-	m.objects = objs
-	return nil
-}
-
-// checkNotSubtransaction fails when the objects of the schema were written by a subtransaction:
-// outsideObjects knows only the top-level transaction's id, and would then miss objects.
-func (m *materializer) checkNotSubtransaction(ctx context.Context) error {
-	var foreign int
-	err := queryRow(ctx, m.tx, `SELECT count(*) FROM pg_catalog.pg_class
-		WHERE relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)
-		AND xmin <> pg_catalog.pg_current_xact_id()::xid`, []any{m.schema}, &foreign)
-	if err != nil {
-		return fmt.Errorf("apps: check the transaction: %w", err)
-	}
-	if foreign > 0 {
-		return errors.New("apps: Materialize ran inside a savepoint; call it in the transaction itself, so that it can find objects created outside the schema")
-	}
-	return nil
-}
-
-// checkKinds refuses the objects of kinds the engine cannot manage and the reserved names.
-func (m *materializer) checkKinds() error {
-	var errs []error
-	for _, k := range sortedKeys(m.objects) {
-		o := m.objects[k]
-		switch {
-		case !managedKinds[o.kind]:
-			errs = append(errs, unmanaged(m.origins[k], "%s: Atlas' open-source PostgreSQL driver does not manage this kind; "+
-				"apps declare tables, columns, indexes, constraints (primary key, unique, foreign key, check), enums, and identity or serial columns", o.describe()))
-		case (o.kind == "table" || o.kind == "enum") && strings.HasPrefix(o.name, ReservedPrefix):
-			errs = append(errs, unmanaged(m.origins[k], "%s: the prefix %q is reserved for the engine", o.describe(), ReservedPrefix))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // driver returns Atlas' postgres driver on the transaction.
 func (m *materializer) driver() (migrate.Driver, error) {
 	if m.drv == nil {
@@ -282,21 +205,30 @@ func (m *materializer) driver() (migrate.Driver, error) {
 
 // queryRow scans the one row of a query into dest.
 func queryRow(ctx context.Context, db schema.ExecQuerier, query string, args []any, dest ...any) error {
+	n := 0
+	err := eachRow(ctx, db, query, args, func(rows *sql.Rows) error {
+		n++
+		return rows.Scan(dest...)
+	})
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%d rows, want one", n)
+	}
+	return err
+}
+
+// eachRow runs a query and calls scan on each row.
+func eachRow(ctx context.Context, db schema.ExecQuerier, query string, args []any, scan func(*sql.Rows) error) error {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
+	for rows.Next() {
+		if err := scan(rows); err != nil {
 			return err
 		}
-		return errors.New("no row")
 	}
-	if err := rows.Scan(dest...); err != nil {
-		return err
-	}
-	return rows.Close()
+	return rows.Err()
 }
 
 // quoteIdent quotes a PostgreSQL identifier.

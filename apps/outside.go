@@ -2,6 +2,7 @@ package apps
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"ariga.io/atlas/sql/schema"
@@ -41,20 +42,14 @@ ORDER BY 1`
 
 // outsideObjects returns what the current transaction created outside schema name so far, as a set.
 func outsideObjects(ctx context.Context, db schema.ExecQuerier, name string) (map[string]bool, error) {
-	rows, err := db.QueryContext(ctx, outsideQuery, name)
-	if err != nil {
-		return nil, fmt.Errorf("apps: look for objects outside schema %q: %w", name, err)
-	}
-	defer rows.Close()
 	found := make(map[string]bool)
-	for rows.Next() {
+	err := eachRow(ctx, db, outsideQuery, []any{name}, func(rows *sql.Rows) error {
 		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, fmt.Errorf("apps: look for objects outside schema %q: %w", name, err)
-		}
+		err := rows.Scan(&d)
 		found[d] = true
-	}
-	if err := rows.Err(); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("apps: look for objects outside schema %q: %w", name, err)
 	}
 	return found, nil

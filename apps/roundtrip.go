@@ -18,7 +18,7 @@ const roundTripSavepoint = "pgschemas_roundtrip"
 // roundTrip proves that the engine can manage what the apps created: it inspects the scratch
 // schema with Atlas, creates a second schema from that inspection with Atlas' own plan, and
 // compares the two, both in the catalog (which sees what Atlas does not inspect, such as a
-// DEFERRABLE foreign key or an unused enum) and with Atlas' diff (which must be empty, or the
+// DEFERRABLE foreign key or storage parameters) and with Atlas' diff (which must be empty, or the
 // engine would find changes to apply on every run). Every difference is refused as unmanaged,
 // naming the object and the app that created it.
 func (m *materializer) roundTrip(ctx context.Context) error {
@@ -86,15 +86,15 @@ func (m *materializer) compareRoundTrip(ctx context.Context) ([]error, error) {
 // recreate creates in schema rt what Atlas inspected in want, with Atlas' plan. It returns an
 // unmanaged error for a statement that fails: then Atlas cannot re-create the object.
 func (m *materializer) recreate(ctx context.Context, drv migrate.Driver, want *schema.Schema, rt string) error {
+	// Renamed, the inspection plans objects qualified with rt, and its tables' foreign keys to each
+	// other follow, since they point at the same *schema.Schema.
 	want.Name = rt
+	defer func() { want.Name = m.schema }()
 	changes, err := drv.SchemaDiff(schema.New(rt), want)
-	want.Name = m.schema
 	if err != nil {
 		return unmanaged(origin{}, "Atlas cannot diff the schema: %v", err)
 	}
-	want.Name = rt
 	plan, err := drv.PlanChanges(ctx, "roundtrip", changes)
-	want.Name = m.schema
 	if err != nil {
 		return unmanaged(origin{}, "Atlas cannot plan the schema: %v", err)
 	}

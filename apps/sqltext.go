@@ -1,14 +1,19 @@
 package apps
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"ariga.io/atlas/sql/migrate"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // scanner splits PostgreSQL text into statements, as Atlas' postgres driver does (dollar quotes,
-// BEGIN ATOMIC bodies, E'' strings).
+// BEGIN ATOMIC bodies, escape strings).
 var scanner = &migrate.Scanner{ScannerOptions: migrate.ScannerOptions{
 	MatchBegin:       true,
 	MatchBeginAtomic: true,
@@ -24,13 +29,16 @@ var txControl = map[string]bool{
 	"SAVEPOINT": true, "RELEASE": true, "PREPARE": true,
 }
 
-// statements splits text into statements and rejects transaction control. When the text does not
-// scan (an unterminated quote, say), it returns the whole text as one statement, so that the
-// server reports the error with its position.
+// statements splits text into statements and rejects transaction control. Text that does not
+// split (an unclosed quote, say) is rejected too, rather than sent whole: the transaction-control
+// check needs the statements.
 func statements(app, file, text string) ([]*migrate.Stmt, error) {
 	stmts, err := scanner.Scan(text)
 	if err != nil {
-		return []*migrate.Stmt{{Pos: 0, Text: text}}, nil
+		var line, col int
+		// The scanner's errors start with "line:column: ".
+		_, _ = fmt.Sscanf(err.Error(), "%d:%d:", &line, &col)
+		return nil, invalid(app, file, line, "cannot split the SQL into statements: %v", err)
 	}
 	for _, s := range stmts {
 		word, _, _ := strings.Cut(strings.TrimSpace(s.Text), " ")
@@ -62,3 +70,65 @@ func charOffset(text string, pos int) int {
 	}
 	return off
 }
+
+// execSQL runs a SQL file statement by statement, so that an error the server reports without a
+// position still points at its statement. The search_path is set again first, in case an earlier
+// file changed it.
+func (m *materializer) execSQL(ctx context.Context, app string, f File) error {
+	text := string(f.Data)
+	stmts, err := statements(app, f.Path, text)
+	if err != nil {
+		return err
+	}
+	if err := m.setPath(ctx, m.schema); err != nil {
+		return err
+	}
+	for _, s := range stmts {
+		if _, err := m.tx.ExecContext(ctx, s.Text); err != nil {
+			return &Error{App: app, File: f.Path, Line: errorLine(text, s, err), Err: err}
+		}
+	}
+	return nil
+}
+
+// errorLine returns the line of text at which statement s failed with err: the server's error
+// position when it reports one; else the first line of the statement that names the object the
+// message quotes (PostgreSQL gives no position for `relation "userz" does not exist` in a
+// REFERENCES clause); else the statement's first line.
+func errorLine(text string, s *migrate.Stmt, err error) int {
+	start := s.Pos
+	// Make sure start is where the statement's text is in the file.
+	if i := strings.Index(text[min(start, len(text)):], s.Text); i >= 0 {
+		start += i
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return lineAt(text, start+leadingSpace(s.Text))
+	}
+	if pgErr.Position > 0 {
+		return lineAt(text, start+charOffset(s.Text, int(pgErr.Position)))
+	}
+	if name := quotedName(pgErr.Message); name != "" {
+		re := regexp.MustCompile(`(?i)(^|[^a-z0-9_$])"?` + regexp.QuoteMeta(name) + `"?($|[^a-z0-9_$])`)
+		if loc := re.FindStringIndex(s.Text); loc != nil {
+			return lineAt(text, start+loc[0]+leadingSpace(s.Text[loc[0]:]))
+		}
+	}
+	return lineAt(text, start+leadingSpace(s.Text))
+}
+
+// quotedName returns the first double-quoted name in a server message, or "".
+func quotedName(msg string) string {
+	_, rest, ok := strings.Cut(msg, `"`)
+	if !ok {
+		return ""
+	}
+	name, _, ok := strings.Cut(rest, `"`)
+	if !ok {
+		return ""
+	}
+	return name
+}
+
+// leadingSpace returns the length of s's leading white space.
+func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\r\n")) }
