@@ -627,3 +627,14 @@ func TestForEachCarriesTheSchema(t *testing.T) {
 		t.Errorf("ForEach error = %v, want a TargetError for acme", err)
 	}
 }
+
+func TestCheckTenantNameExtraSearchPath(t *testing.T) {
+	hcl := strings.Replace(string(mustRead(t, "pgschemas.hcl")), `apps_dir = "apps"`, "apps_dir = \"apps\"\nextra_search_paths = [\"extensions\"]", 1)
+	set := sampleSet(t, map[string]string{"pgschemas.hcl": hcl})
+	if err := set.CheckTenantName("Extensions"); !errors.Is(err, schemaset.ErrNameClash) || !strings.Contains(err.Error(), "extensions") {
+		t.Errorf("CheckTenantName(Extensions) = %v, want a clash with the extra search path", err)
+	}
+	if err := set.CheckTenantName("acme"); err != nil {
+		t.Errorf("CheckTenantName(acme) = %v", err)
+	}
+}
