@@ -53,12 +53,17 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) erro
 			return err
 		}
 		if asTenant {
-			t := Target{Schema: dst, Kind: KindDynamic}
-			if err := e.record(ctx, tx, t); err != nil {
-				return err
-			}
-			if _, err := e.runSteps(ctx, tx, t, record{}); err != nil {
-				return err
+			// dst is where src was: it inherits src's record and steps, so an apply inspects it
+			// only if src was behind.
+			for _, q := range []string{
+				`INSERT INTO public.pgschemas_schema_state (schema_name, kind, fingerprint, apps)
+					SELECT $2, 'dynamic', fingerprint, apps FROM public.pgschemas_schema_state WHERE schema_name = $1`,
+				`INSERT INTO public.pgschemas_step (schema_name, app, step)
+					SELECT $2, app, step FROM public.pgschemas_step WHERE schema_name = $1`,
+			} {
+				if _, err := tx.ExecContext(ctx, q, src, dst); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
