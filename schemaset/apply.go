@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"ariga.io/atlas/sql/migrate"
@@ -43,7 +44,14 @@ type Result struct {
 	// Destructive describes each destructive change of the plan.
 	Destructive []string `json:"destructive,omitempty"`
 	// Created is true when the schema did not exist and was created.
-	Created  bool          `json:"created,omitempty"`
+	Created bool `json:"created,omitempty"`
+	// Shared is true when the schema took its group's shared plan, without an inspection of its own.
+	Shared bool `json:"shared,omitempty"`
+	// FellBack is true when the shared plan failed on this schema (or could not be made), and the
+	// schema was inspected and diffed on its own.
+	FellBack bool `json:"fell_back,omitempty"`
+	// Retries counts the attempts repeated because a lock held by live traffic timed out.
+	Retries  int           `json:"retries,omitempty"`
 	Err      error         `json:"-"`
 	Duration time.Duration `json:"duration_ns"`
 }
@@ -165,7 +173,7 @@ func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, d
 		if failed && !opts.ContinueOnError {
 			break
 		}
-		res := e.one(ctx, targets[todo[i]], states, records, opts, nil)
+		res := withRetry(ctx, func() Result { return e.one(ctx, targets[todo[i]], states, records, opts, nil) })
 		report.Results[todo[i]] = res
 		e.emit(opts, res)
 		failed = failed || res.Err != nil
@@ -173,24 +181,79 @@ func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, d
 	if failed && !opts.ContinueOnError {
 		return report, nil
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallel)
-	for _, idx := range todo[i:] {
-		g.Go(func() error {
-			if gctx.Err() != nil {
+	e.applyDynamic(ctx, targets, todo[i:], report, states, records, opts, parallel)
+	return report, nil
+}
+
+// applyDynamic applies the dynamic tenants in parallel, in two phases. First, the tenants that go
+// on their own and one representative of each group of tenants recorded at the same fingerprint;
+// then the rest of each group, which replays its representative's plan.
+func (e *Engine) applyDynamic(ctx context.Context, targets []Target, todo []int, report *Report, states map[string]*desired, records map[string]record, opts ApplyOptions, parallel int) {
+	groups := map[string][]int{}
+	var first []int
+	for _, idx := range todo {
+		rec := records[targets[idx].Schema]
+		if opts.Verify || !rec.exists || rec.fingerprint == "" {
+			first = append(first, idx)
+			continue
+		}
+		groups[rec.fingerprint] = append(groups[rec.fingerprint], idx)
+	}
+	plans := map[int]*sharedPlan{} // by representative
+	var members [][2]int           // {tenant, representative}
+	for _, g := range groups {
+		first = append(first, g[0])
+		if len(g) > 1 {
+			plans[g[0]] = &sharedPlan{}
+			for _, idx := range g[1:] {
+				members = append(members, [2]int{idx, g[0]})
+			}
+		}
+	}
+	slices.Sort(first)
+	var stopped atomic.Bool
+	work := func(idx int, do func() Result) func() error {
+		return func() error {
+			if stopped.Load() {
 				return nil
 			}
-			res := e.one(ctx, targets[idx], states, records, opts, nil)
+			res := withRetry(ctx, do)
 			report.Results[idx] = res
 			e.emit(opts, res)
 			if res.Err != nil && !opts.ContinueOnError {
-				return res.Err // cancels gctx: no new schema starts
+				stopped.Store(true) // no new schema starts
 			}
 			return nil
-		})
+		}
+	}
+	g := new(errgroup.Group)
+	g.SetLimit(parallel)
+	for _, idx := range first {
+		g.Go(work(idx, func() Result { return e.oneShared(ctx, targets[idx], states, records, opts, plans[idx]) }))
 	}
 	_ = g.Wait() // each failure is in its schema's result
-	return report, nil
+	g = new(errgroup.Group)
+	g.SetLimit(parallel)
+	for _, m := range members {
+		idx, rep := m[0], m[1]
+		repRes := report.Results[rep]
+		g.Go(work(idx, func() Result {
+			switch {
+			case repRes.Outcome == OutcomeRefused:
+				// Same fingerprint, same plan, same refusal: no need to inspect to know.
+				return Result{Target: targets[idx], Outcome: OutcomeRefused, Destructive: repRes.Destructive,
+					Err: &TargetError{Target: targets[idx], Err: fmt.Errorf("%w: %v, %w (allow them with --allow-destructive)", ErrDestructive, repRes.Destructive, errSharedRefused)}}
+			case repRes.Err == nil && repRes.Outcome != OutcomeSkipped:
+				if res := e.replay(ctx, targets[idx], plans[rep]); res.Err == nil || retryable(res.Err) {
+					return res
+				}
+			}
+			res := e.one(ctx, targets[idx], states, records, opts, nil)
+			res.FellBack = true
+			return res
+		}))
+	}
+	_ = g.Wait()
 }
 
 // planAll plans the schemas one after the other in one transaction that is rolled back at the end.
@@ -283,7 +346,17 @@ func (e *Engine) records(ctx context.Context, targets []Target) (map[string]reco
 // With a shared transaction (a plan), the schema's work runs under a savepoint of it and stays
 // there when it succeeds, so that the plans of later schemas see it (a tenant's foreign key to a
 // public table that public's plan creates); the caller rolls the whole transaction back.
-func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *sql.Tx) (res Result) {
+func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *sql.Tx) Result {
+	return e.work(ctx, t, states, records, opts, shared, nil)
+}
+
+// oneShared is one for a dynamic tenant; with sp, the tenant represents its group and sp receives
+// the plan the group's other tenants replay.
+func (e *Engine) oneShared(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, sp *sharedPlan) Result {
+	return e.work(ctx, t, states, records, opts, nil, sp)
+}
+
+func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *sql.Tx, sp *sharedPlan) (res Result) {
 	start := time.Now()
 	res = Result{Target: t}
 	defer func() { res.Duration = time.Since(start) }()
@@ -328,7 +401,14 @@ func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, 
 	if err != nil {
 		return fail("", "", err)
 	}
-	changes, plan, err := states[desiredKey(t)].diff(ctx, drv, live)
+	d := states[desiredKey(t)]
+	if sp != nil {
+		if sp.statements, err = d.planFor(ctx, drv, live); err != nil {
+			return fail("", "", err)
+		}
+		sp.steps = steps
+	}
+	changes, plan, err := d.diff(ctx, drv, live)
 	if err != nil {
 		return fail("", "", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 
@@ -98,8 +99,11 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 			order = append(order, t)
 		}
 	}
+	// A name of its own per run: two processes computing desired states at once must not wait
+	// on each other's uncommitted CREATE SCHEMA of the same name.
+	run := rand.Uint64()
 	for i, t := range order {
-		d, err := e.materialize(ctx, tx, drv, t, fmt.Sprintf("%s%d", scratchPrefix, i))
+		d, err := e.materialize(ctx, tx, drv, t, fmt.Sprintf("%s%x_%d", scratchPrefix, run, i))
 		if err != nil {
 			return nil, err
 		}

@@ -80,7 +80,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 	t := Target{Schema: name, Kind: KindDynamic}
 	states, err := e.desiredStates(ctx, []Target{t})
 	if err != nil {
-		return err
+		return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
 	}
 	err = inTx(ctx, e.db, func(tx *sql.Tx) error {
 		if err := lockShared(ctx, tx); err != nil {

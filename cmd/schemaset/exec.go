@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgschemas/pgschemas/schemaset"
+)
+
+// execFlags are the flags of exec.
+type execFlags struct {
+	sel      selectorFlags
+	command  string
+	file     string
+	parallel int
+}
+
+func (a *app) execCmd() *cobra.Command {
+	var flags execFlags
+	cmd := &cobra.Command{
+		Use:   "exec (-c SQL | -f FILE) SELECTOR...",
+		Short: "Run SQL in each selected schema",
+		Long: `exec runs SQL (one or more statements) in each selected schema, as django-pgschemas' runschema runs a
+command: each schema in a transaction of its own, with the search path set to the schema, then public.
+Unqualified names therefore resolve in the schema. It needs a selector; run whowill with the same
+selector first to see which schemas it picks. Every schema runs even when some fail; each failure is
+printed with its schema, and exec then exits 1.
+
+-f - reads the SQL from standard input.`,
+		Example: `  schemaset exec -s acme -c "INSERT INTO notes (body) VALUES ('hello')"
+  schemaset exec --dynamic -f fix_settings.sql
+  schemaset exec --tenants -x sample -c "ANALYZE"`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(ctx context.Context, _ []string) error {
+			return a.runExec(ctx, flags)
+		}),
+	}
+	cmd.Flags().SortFlags = false
+	cmd.Flags().StringVarP(&flags.command, "command", "c", "", "the SQL to run")
+	cmd.Flags().StringVarP(&flags.file, "file", "f", "", "a file that holds the SQL to run (- for standard input)")
+	flags.sel.register(cmd.Flags())
+	cmd.Flags().IntVar(&flags.parallel, "parallel", 0, "schemas worked on at once (default: the number of CPUs, 2 to 8)")
+	cmd.MarkFlagsMutuallyExclusive("command", "file")
+	cmd.MarkFlagsOneRequired("command", "file")
+	return cmd
+}
+
+func (a *app) runExec(ctx context.Context, flags execFlags) error {
+	if err := flags.sel.required("exec"); err != nil {
+		return err
+	}
+	if err := checkParallel(flags.parallel); err != nil {
+		return err
+	}
+	sqlText := flags.command
+	if flags.file != "" {
+		b, err := a.readFile(flags.file)
+		if err != nil {
+			return err
+		}
+		sqlText = string(b)
+	}
+	return a.withEngine(ctx, flags.parallel, func(eng *schemaset.Engine) error {
+		targets, err := eng.Select(ctx, flags.sel.selector())
+		if err != nil {
+			return err
+		}
+		err = eng.Exec(ctx, targets, sqlText, flags.parallel)
+		failed := countErrors(err)
+		fmt.Fprintf(a.stdout, "exec: ran in %d of %s\n", len(targets)-failed, plural(len(targets), "schema"))
+		return err
+	})
+}
+
+// readFile reads name, or standard input for "-".
+func (a *app) readFile(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(a.stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// countErrors counts the errors that err joins: 0 for nil, 1 for a single error.
+func countErrors(err error) int {
+	if err == nil {
+		return 0
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return len(j.Unwrap())
+	}
+	return 1
+}
+
+// whowillFlags are the flags of whowill.
+type whowillFlags struct {
+	sel selectorFlags
+}
+
+func (a *app) whowillCmd() *cobra.Command {
+	var flags whowillFlags
+	cmd := &cobra.Command{
+		Use:   "whowill SELECTOR...",
+		Short: "List the schemas a selector picks, with their kind",
+		Long: `whowill prints the schemas that a selector picks, in the order apply works on them, one a line with
+its kind (public, static, reference or dynamic). It needs a selector, and changes nothing: use it to
+check a selector before exec.`,
+		Example: `  schemaset whowill --dynamic
+  schemaset whowill -s acme.example.com -s shared.example.com/globex
+  schemaset whowill --all -x www`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(ctx context.Context, _ []string) error {
+			return a.runWhowill(ctx, flags)
+		}),
+	}
+	flags.sel.register(cmd.Flags())
+	return cmd
+}
+
+func (a *app) runWhowill(ctx context.Context, flags whowillFlags) error {
+	if err := flags.sel.required("whowill"); err != nil {
+		return err
+	}
+	return a.withEngine(ctx, 0, func(eng *schemaset.Engine) error {
+		targets, err := eng.Select(ctx, flags.sel.selector())
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		for _, t := range targets {
+			fmt.Fprintf(tw, "%s\t%s\n", t.Schema, t.Kind)
+		}
+		return tw.Flush()
+	})
+}
+
+// inspectFlags are the flags of inspect.
+type inspectFlags struct {
+	schema string
+}
+
+func (a *app) inspectCmd() *cobra.Command {
+	var flags inspectFlags
+	cmd := &cobra.Command{
+		Use:   "inspect -s SCHEMA",
+		Short: "Print a live schema as Atlas HCL",
+		Long: `inspect reads one schema from the database and prints it as Atlas HCL, the format of an app's *.hcl
+files, without the engine's own tables. SCHEMA is a schema of the set, a domain[/folder] of a tenant,
+or any other schema of the database.`,
+		Example: `  schemaset inspect -s sample > apps/tenant/schema.hcl
+  schemaset inspect -s acme.example.com`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(ctx context.Context, _ []string) error {
+			return a.runInspect(ctx, flags)
+		}),
+	}
+	cmd.Flags().StringVarP(&flags.schema, "schema", "s", "", "the schema, or a domain[/folder] of a tenant")
+	_ = cmd.MarkFlagRequired("schema")
+	return cmd
+}
+
+func (a *app) runInspect(ctx context.Context, flags inspectFlags) error {
+	return a.withEngine(ctx, 0, func(eng *schemaset.Engine) error {
+		name := flags.schema
+		targets, err := eng.Select(ctx, schemaset.Selector{Schemas: []string{name}})
+		switch {
+		case err == nil && len(targets) == 1:
+			name = targets[0].Schema
+		case err != nil && !errors.Is(err, schemaset.ErrUnknownSchema):
+			return err
+		}
+		hcl, err := eng.InspectHCL(ctx, name)
+		if err != nil {
+			return err
+		}
+		_, err = a.stdout.Write(hcl)
+		return err
+	})
+}

@@ -1,0 +1,21 @@
+// Command schemaset applies a pgschemas.hcl set to a PostgreSQL database and manages its tenants:
+// apply, plan, status, createrefschema, tenant create/drop/list, clone, exec, whowill and inspect.
+// Run "schemaset --help" for the commands and "schemaset COMMAND --help" for each one.
+//
+// Exit codes: 0 done, 1 failed (a schema failed or was refused, a database or config error),
+// 2 usage (a bad flag, a missing argument, "tenant drop" without --yes).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

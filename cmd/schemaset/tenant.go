@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgschemas/pgschemas/schemaset"
+)
+
+func (a *app) tenantCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tenant COMMAND",
+		Short: "Create, drop and list dynamic tenants",
+		Long: `tenant manages the dynamic tenants: the rows of public.pgschemas_tenant, their domains in
+public.pgschemas_domain, and their schemas.`,
+		Example: `  schemaset tenant create acme --domain acme.example.com
+  schemaset tenant create globex --domain shared.example.com/globex
+  schemaset tenant list
+  schemaset tenant drop acme --yes`,
+		Args: cobra.NoArgs,
+		RunE: a.missingCommand("missing tenant command: create, drop or list"),
+	}
+	cmd.AddCommand(a.tenantCreateCmd(), a.tenantDropCmd(), a.tenantListCmd())
+	return cmd
+}
+
+// tenantCreateFlags are the flags of tenant create.
+type tenantCreateFlags struct {
+	domains []string
+}
+
+func (a *app) tenantCreateCmd() *cobra.Command {
+	var flags tenantCreateFlags
+	cmd := &cobra.Command{
+		Use:   "create NAME [--domain HOST[/FOLDER]]...",
+		Short: "Create a dynamic tenant",
+		Long: `create creates the dynamic tenant NAME: in one transaction, its row, its domains and its schema, with
+its tables. It clones the reference schema (rows included) when one is configured and up to date, else
+builds the tables from the apps. On failure nothing is left behind.
+
+NAME is the tenant's schema name: a letter or underscore, then letters, digits or underscores, at most
+63 in all; not pg_..., not pgschemas_..., and not public, a static tenant or the reference (ignoring case).
+Each --domain routes a host, or a host and the first folder of the path, to the tenant; the first one
+is the tenant's primary domain.`,
+		Example: `  schemaset tenant create acme --domain acme.example.com
+  schemaset tenant create globex --domain shared.example.com/globex --domain globex.example.com`,
+		Args: exactArgs("NAME"),
+		RunE: runE(func(ctx context.Context, args []string) error {
+			return a.runTenantCreate(ctx, args[0], flags)
+		}),
+	}
+	cmd.Flags().StringArrayVar(&flags.domains, "domain", nil, "a HOST or HOST/FOLDER that routes to the tenant (repeatable; the first is primary)")
+	return cmd
+}
+
+func (a *app) runTenantCreate(ctx context.Context, name string, flags tenantCreateFlags) error {
+	domains := make([]schemaset.Domain, len(flags.domains))
+	for i, s := range flags.domains {
+		d, err := schemaset.ParseDomain(s)
+		if err != nil {
+			return usageErrorf("--domain: %w", err)
+		}
+		domains[i] = d
+	}
+	return a.withEngine(ctx, 0, func(eng *schemaset.Engine) error {
+		if err := eng.CreateTenant(ctx, name, domains...); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "created tenant %q", name)
+		if len(flags.domains) > 0 {
+			fmt.Fprintf(a.stdout, " (domains: %s)", strings.Join(flags.domains, ", "))
+		}
+		fmt.Fprintln(a.stdout)
+		return nil
+	})
+}
+
+// tenantDropFlags are the flags of tenant drop.
+type tenantDropFlags struct {
+	yes bool
+}
+
+func (a *app) tenantDropCmd() *cobra.Command {
+	var flags tenantDropFlags
+	cmd := &cobra.Command{
+		Use:   "drop NAME --yes",
+		Short: "Drop a dynamic tenant, its schema and all its rows",
+		Long: `drop drops the dynamic tenant NAME: its schema with every table and row in it, its row and its
+domains, in one transaction. public, the static tenants and the reference are refused. It needs --yes:
+without it, nothing happens and drop exits 2.`,
+		Example: `  schemaset tenant drop acme --yes`,
+		Args:    exactArgs("NAME"),
+		RunE: runE(func(ctx context.Context, args []string) error {
+			return a.runTenantDrop(ctx, args[0], flags)
+		}),
+	}
+	cmd.Flags().BoolVar(&flags.yes, "yes", false, "confirm: drop the schema and every row in it")
+	return cmd
+}
+
+func (a *app) runTenantDrop(ctx context.Context, name string, flags tenantDropFlags) error {
+	if !flags.yes {
+		return usageErrorf("tenant drop %q deletes schema %q and every row in it: confirm with --yes", name, name)
+	}
+	return a.withEngine(ctx, 0, func(eng *schemaset.Engine) error {
+		if err := eng.DropTenant(ctx, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "dropped tenant %q\n", name)
+		return nil
+	})
+}
+
+func (a *app) tenantListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Short:   "List the dynamic tenants, one schema name a line",
+		Long:    `list prints the schema name of each dynamic tenant, sorted, one a line.`,
+		Example: `  schemaset tenant list`,
+		Args:    cobra.NoArgs,
+		RunE: runE(func(ctx context.Context, _ []string) error {
+			return a.runTenantList(ctx)
+		}),
+	}
+}
+
+func (a *app) runTenantList(ctx context.Context) error {
+	return a.withEngine(ctx, 0, func(eng *schemaset.Engine) error {
+		names, err := eng.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			fmt.Fprintln(a.stdout, n)
+		}
+		return nil
+	})
+}
+
+// cloneFlags are the flags of clone.
+type cloneFlags struct {
+	tenant bool
+}
+
+func (a *app) cloneCmd() *cobra.Command {
+	var flags cloneFlags
+	cmd := &cobra.Command{
+		Use:   "clone SRC DST [--tenant]",
+		Short: "Copy a schema, tables and rows, to a new schema",
+		Long: `clone copies the schema SRC to the new schema DST in one transaction: tables, indexes, constraints,
+enum types, sequences and rows. DST must not exist. With --tenant, DST also becomes a dynamic tenant
+(it gets a tenant row, and its name must pass the tenant rules).`,
+		Example: `  schemaset clone sample sample_backup
+  schemaset clone acme acme2 --tenant`,
+		Args: exactArgs("SRC", "DST"),
+		RunE: runE(func(ctx context.Context, args []string) error {
+			return a.runClone(ctx, args[0], args[1], flags)
+		}),
+	}
+	cmd.Flags().BoolVar(&flags.tenant, "tenant", false, "register DST as a dynamic tenant")
+	return cmd
+}
+
+func (a *app) runClone(ctx context.Context, src, dst string, flags cloneFlags) error {
+	return a.withEngine(ctx, 0, func(eng *schemaset.Engine) error {
+		if err := eng.Clone(ctx, src, dst, flags.tenant); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "cloned %q to %q\n", src, dst)
+		return nil
+	})
+}
