@@ -72,6 +72,17 @@ func (r *Report) Count(o Outcome) int {
 	return n
 }
 
+// Tally counts the results for which f is true.
+func (r *Report) Tally(f func(Result) bool) int {
+	n := 0
+	for _, res := range r.Results {
+		if f(res) {
+			n++
+		}
+	}
+	return n
+}
+
 // Targets returns the schemas of the report, in order.
 func (r *Report) Targets() []Target {
 	out := make([]Target, len(r.Results))

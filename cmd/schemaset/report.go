@@ -134,6 +134,15 @@ func summary(verb string, rep *schemaset.Report, took time.Duration) string {
 	if n := rep.Count(schemaset.OutcomeSkipped); n > 0 {
 		fmt.Fprintf(&b, ", %d skipped after a failure", n)
 	}
+	if n := rep.Tally(func(r schemaset.Result) bool { return r.Shared }); n > 0 {
+		fmt.Fprintf(&b, ", %d by a shared plan", n)
+	}
+	if n := rep.Tally(func(r schemaset.Result) bool { return r.FellBack }); n > 0 {
+		fmt.Fprintf(&b, ", %d fell back to their own diff", n)
+	}
+	if n := rep.Tally(func(r schemaset.Result) bool { return r.Retries > 0 }); n > 0 {
+		fmt.Fprintf(&b, ", %d retried after a lock timeout", n)
+	}
 	fmt.Fprintf(&b, " (%s in %s)", plural(len(rep.Results), "schema"), took.Round(time.Millisecond))
 	return b.String()
 }
@@ -159,6 +168,9 @@ type jsonTotals struct {
 	Refused    int   `json:"refused"`
 	Failed     int   `json:"failed"`
 	Skipped    int   `json:"skipped"`
+	Shared     int   `json:"shared"`
+	FellBack   int   `json:"fell_back"`
+	Retried    int   `json:"retried"`
 	DurationNS int64 `json:"duration_ns"`
 }
 
@@ -175,6 +187,9 @@ func newJSONReport(command string, rep *schemaset.Report, took time.Duration) js
 			Refused:    rep.Count(schemaset.OutcomeRefused),
 			Failed:     rep.Count(schemaset.OutcomeFailed),
 			Skipped:    rep.Count(schemaset.OutcomeSkipped),
+			Shared:     rep.Tally(func(r schemaset.Result) bool { return r.Shared }),
+			FellBack:   rep.Tally(func(r schemaset.Result) bool { return r.FellBack }),
+			Retried:    rep.Tally(func(r schemaset.Result) bool { return r.Retries > 0 }),
 			DurationNS: took.Nanoseconds(),
 		},
 	}
