@@ -90,6 +90,10 @@ func (o Options) parallel() int {
 	return min(max(runtime.NumCPU(), 2), 8)
 }
 
+// Connections is the number of connections a run needs at full width: one per worker and one for
+// the apply lock. Size the *sql.DB with SetMaxOpenConns(Connections()) to bound what a run opens.
+func (o Options) Connections() int { return o.parallel() + 1 }
+
 func (o Options) lockTimeout() string {
 	d := o.LockTimeout
 	if d <= 0 {

@@ -198,7 +198,10 @@ func (a *app) open(ctx context.Context, parallel int) (*schemaset.Engine, func()
 			return attr
 		},
 	}))
-	eng := schemaset.New(set, db, schemaset.Options{Parallel: parallel, Logger: logger})
+	opts := schemaset.Options{Parallel: parallel, Logger: logger}
+	// Never more connections than the workers and the lock: the server is shared with live traffic.
+	db.SetMaxOpenConns(opts.Connections())
+	eng := schemaset.New(set, db, opts)
 	return eng, func() { db.Close() }, nil
 }
 

@@ -55,8 +55,13 @@ func TestKilledApplyResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
+	most := 0 // the most sessions the run had at once: --parallel 1 allows one worker and the lock
 	for done() < 5 && time.Now().Before(deadline) {
+		most = max(most, f.count(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgschemas_killed_apply'`))
 		time.Sleep(5 * time.Millisecond)
+	}
+	if most > 2 {
+		t.Errorf("the apply had %d sessions at once with --parallel 1; want at most 2", most)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
