@@ -132,8 +132,11 @@ func (e *Engine) materialize(ctx context.Context, tx *sql.Tx, drv migrate.Driver
 		a, _ := e.set.Apps.App(name)
 		list = append(list, a)
 	}
-	if err := apps.Materialize(ctx, tx, scratch, e.set.Config.ExtraSearchPaths, list...); err != nil {
-		return nil, fmt.Errorf("schemaset: desired state of %s %q: %w", t.Kind, t.Schema, err)
+	// A group without apps (a public that shares nothing) wants an empty schema.
+	if len(list) > 0 {
+		if err := apps.Materialize(ctx, tx, scratch, e.set.Config.ExtraSearchPaths, list...); err != nil {
+			return nil, fmt.Errorf("schemaset: desired state of %s %q: %w", t.Kind, t.Schema, err)
+		}
 	}
 	s, err := e.inspect(ctx, tx, drv, scratch)
 	if err != nil {

@@ -182,3 +182,17 @@ func TestInterruptedApplyResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestSetWithoutPublicApps: public with no apps wants nothing, and the set still applies.
+func TestSetWithoutPublicApps(t *testing.T) {
+	ctx := context.Background()
+	db := fresh(t)
+	e := schemaset.New(scaleSet(t, ""), db, schemaset.Options{})
+	mustApply(t, e, schemaset.ApplyOptions{})
+	if err := e.CreateTenant(ctx, "solo"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(columns(t, db, "solo")); got != 39 {
+		t.Errorf("solo has %d columns, want 39 (10 tables)", got)
+	}
+}
