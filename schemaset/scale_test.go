@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,9 +143,9 @@ func TestInterruptedApplyResumes(t *testing.T) {
 	e := schemaset.New(sampleSet(t, addPinned(t)), db, schemaset.Options{Parallel: 2})
 	ctx, cancel := context.WithCancel(context.Background())
 	targets, _ := e.Select(ctx, schemaset.Selector{Dynamic: true})
-	done := 0
+	var done atomic.Int32 // OnResult runs on the workers
 	rep, err := e.Apply(ctx, targets, schemaset.ApplyOptions{ContinueOnError: true, OnResult: func(r schemaset.Result) {
-		if done++; done == 4 {
+		if done.Add(1) == 4 {
 			cancel()
 		}
 	}})
