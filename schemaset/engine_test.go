@@ -192,19 +192,7 @@ func TestCreateTenantCloneAndApps(t *testing.T) {
 
 func mustApplyOnly(t testing.TB, e *schemaset.Engine, names ...string) *schemaset.Report {
 	t.Helper()
-	ctx := context.Background()
-	targets, err := e.Select(ctx, schemaset.Selector{Schemas: names})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := e.Apply(ctx, targets, schemaset.ApplyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return rep
+	return mustRun(t, e, schemaset.Selector{Schemas: names}, schemaset.ApplyOptions{}, false)
 }
 
 func TestCreateTenantRules(t *testing.T) {
@@ -380,20 +368,8 @@ func TestApplyChangesEveryTenant(t *testing.T) {
 
 func planAll(t testing.TB, e *schemaset.Engine) map[string][]string {
 	t.Helper()
-	ctx := context.Background()
-	targets, err := e.Select(ctx, schemaset.Selector{All: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.Err(); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]string{}
-	for _, r := range rep.Results {
+	for _, r := range mustRun(t, e, schemaset.Selector{All: true}, schemaset.ApplyOptions{}, true).Results {
 		out[r.Schema] = r.Statements
 	}
 	return out

@@ -66,12 +66,23 @@ func fresh(t testing.TB) *sql.DB {
 // mustApply applies every schema of the set and fails the test on any failure.
 func mustApply(t testing.TB, e *schemaset.Engine, opts schemaset.ApplyOptions) *schemaset.Report {
 	t.Helper()
+	return mustRun(t, e, schemaset.Selector{All: true}, opts, false)
+}
+
+// mustRun applies (or, with plan, plans) the schemas sel picks, and fails the test when the run or
+// any schema fails.
+func mustRun(t testing.TB, e *schemaset.Engine, sel schemaset.Selector, opts schemaset.ApplyOptions, plan bool) *schemaset.Report {
+	t.Helper()
 	ctx := context.Background()
-	targets, err := e.Select(ctx, schemaset.Selector{All: true})
+	targets, err := e.Select(ctx, sel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.Apply(ctx, targets, opts)
+	run := e.Apply
+	if plan {
+		run = e.Plan
+	}
+	rep, err := run(ctx, targets, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

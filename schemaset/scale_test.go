@@ -49,17 +49,8 @@ func TestSharedPlanAndDriftFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := schemaset.New(sampleSet(t, addPinned(t)), db, schemaset.Options{Parallel: 3})
-	targets, err := e.Select(ctx, schemaset.Selector{Dynamic: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := e.Apply(ctx, targets, schemaset.ApplyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.Err(); err != nil {
-		t.Fatal(err)
-	}
+	rep := mustRun(t, e, schemaset.Selector{Dynamic: true}, schemaset.ApplyOptions{}, false)
+	targets := rep.Targets()
 	var shared, fellBack []string
 	for _, r := range rep.Results {
 		if r.Outcome != schemaset.OutcomeApplied {
