@@ -2,6 +2,8 @@ package schemaset
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -110,8 +112,11 @@ func (e *Engine) lookup(ctx context.Context, s string, dynamic []string) (Target
 	}
 	var tenant string
 	err := e.db.QueryRowContext(ctx, `SELECT tenant FROM public.pgschemas_domain WHERE domain = $1 AND folder = $2`, host, folder).Scan(&tenant)
-	if err == nil {
+	switch {
+	case err == nil:
 		return Target{Schema: tenant, Kind: KindDynamic}, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return Target{}, fmt.Errorf("schemaset: look up domain %q: %w", s, err)
 	}
 	return Target{}, fmt.Errorf("schemaset: %q: %w (not public, a static tenant, the reference, a dynamic tenant or a known domain)", s, ErrUnknownSchema)
 }

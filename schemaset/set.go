@@ -46,6 +46,10 @@ const engineVersion = "pgschemas-engine-1"
 type Set struct {
 	Config *Config
 	Apps   *apps.Registry
+
+	// fingerprints holds Fingerprint per desired-state group, computed once by NewSet: a run
+	// asks for it once or more per tenant, and it hashes every file of the group's apps.
+	fingerprints map[string]string
 }
 
 // Load reads the config at path in fsys and the apps in its apps folder, and validates both. A
@@ -80,7 +84,13 @@ func NewSet(cfg *Config, reg *apps.Registry) (*Set, error) {
 	if err := cfg.Validate(func(name string) bool { _, ok := reg.App(name); return ok }); err != nil {
 		return nil, err
 	}
-	return &Set{Config: cfg, Apps: reg}, nil
+	set := &Set{Config: cfg, Apps: reg}
+	fps := map[string]string{}
+	for _, t := range append(set.StaticTargets(), Target{Kind: KindDynamic}) {
+		fps[desiredKey(t)] = set.fingerprint(t)
+	}
+	set.fingerprints = fps
+	return set, nil
 }
 
 // AppsOf returns the app names of a kind of schema; for KindStatic, of the static tenant name.
@@ -124,6 +134,13 @@ func desiredKey(t Target) string {
 // Fingerprint identifies the desired state of a target: its apps' names, files and steps, in
 // order, and the engine version. A schema whose recorded fingerprint equals it needs no inspection.
 func (s *Set) Fingerprint(t Target) string {
+	if fp, ok := s.fingerprints[desiredKey(t)]; ok {
+		return fp
+	}
+	return s.fingerprint(t)
+}
+
+func (s *Set) fingerprint(t Target) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", engineVersion, desiredKey(t))
 	fmt.Fprintf(h, "search_path %s\n", strings.Join(s.Config.ExtraSearchPaths, ","))

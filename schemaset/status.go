@@ -83,9 +83,6 @@ func (e *Engine) Status(ctx context.Context, targets []Target, verify bool) ([]S
 		if len(r.Statements) > 0 && out[i].State == StateUpToDate {
 			out[i].State = StateDrifted
 		}
-		if len(r.Statements) == 0 && len(r.Steps) == 0 && out[i].State == StatePending {
-			out[i].State = StatePending // the record is stale; an apply renews it
-		}
 	}
 	return out, nil
 }
