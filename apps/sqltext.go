@@ -12,14 +12,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// scanner splits PostgreSQL text into statements, as Atlas' postgres driver does (dollar quotes,
-// BEGIN ATOMIC bodies, escape strings).
-var scanner = &migrate.Scanner{ScannerOptions: migrate.ScannerOptions{
+// scannerOptions split PostgreSQL text into statements, as Atlas' postgres driver does (dollar
+// quotes, BEGIN ATOMIC bodies, escape strings). A migrate.Scanner keeps state while it scans, so
+// each call makes its own: engines materialise apps concurrently.
+var scannerOptions = migrate.ScannerOptions{
 	MatchBegin:       true,
 	MatchBeginAtomic: true,
 	MatchDollarQuote: true,
 	EscapedStringExt: true,
-}}
+}
 
 // txControl lists the first words of statements that would end or split the caller's
 // transaction. Materialize runs inside a transaction that is always rolled back; a COMMIT in an
@@ -33,7 +34,7 @@ var txControl = map[string]bool{
 // split (an unclosed quote, say) is rejected too, rather than sent whole: the transaction-control
 // check needs the statements.
 func statements(app, file, text string) ([]*migrate.Stmt, error) {
-	stmts, err := scanner.Scan(text)
+	stmts, err := (&migrate.Scanner{ScannerOptions: scannerOptions}).Scan(text)
 	if err != nil {
 		var line, col int
 		// The scanner's errors start with "line:column: ".
