@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks the pgschemas driver against plain pgx stdlib (driver/bench_test.go) and prints
-# benchstat's comparison: one row per benchmark, one column per case, each column compared with
-# the first one, case=stdlib.
+# Benchmarks the pgschemas driver against plain pgx stdlib, and its pooler mode against its session
+# mode (driver/bench_test.go), and prints benchstat's comparison: one row per benchmark, one column
+# per case, each column compared with the first one (case=stdlib; case=session_one_tenant for
+# BenchmarkPooler*). The pooler benchmarks have a column through PgBouncer when one runs
+# (.ci/pgbouncer.sh start; this script does not start it).
 #
 # The benchmarks run interleaved: ROUNDS runs of `go test -count 1`, each running every case once,
 # rather than one `go test -count ROUNDS`, which runs each sub-benchmark ROUNDS times in a row.
@@ -10,17 +12,17 @@
 #
 #   ROUNDS     number of rounds, the samples per case benchstat gets (default 10)
 #   BENCHTIME  -benchtime of each run (default 1s)
-#   BENCH      -bench pattern (default 'Select|Insert')
+#   BENCH      -bench pattern (default 'Select|Insert': all of them; 'Pooler' for the pooler ones)
 #
 # Output: bench/results.txt (raw go test output, benchstat's input) and bench/load.txt (the load
 # average at each round). 10 rounds took 6.5 minutes on a 2-core machine (load average 4 to 8 from
 # other work): 12 x BENCHTIME of timed loops per round, plus each round's database setup and
 # proxy counts, which the load slowed most (the inserts wait for fsync).
 #
-# After benchstat's table, it prints each case's throughput relative to stdlib paired by round
-# (stdlib ns/op / case ns/op, from the same go test run, seconds apart), median and range over the
-# rounds: pairing removes the drift between rounds (not the noise within one), which benchstat's
-# unpaired comparison cannot.
+# After benchstat's table, it prints each case's throughput relative to its benchmark's first case
+# paired by round (first ns/op / case ns/op, from the same go test run, seconds apart), median and
+# range over the rounds: pairing removes the drift between rounds (not the noise within one), which
+# benchstat's unpaired comparison cannot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +33,11 @@ results=bench/results.txt
 log=bench/load.txt
 
 go vet ./driver/ # and build the test binary once, before the first round
+if dsn=$(.ci/pgbouncer.sh status 2>/dev/null); then
+	export PGSCHEMAS_TEST_PGBOUNCER_DSN=$dsn
+else
+	echo "no PgBouncer: the pooler benchmarks run without their PgBouncer column (.ci/pgbouncer.sh start)" >&2
+fi
 : >"$results"
 : >"$log"
 for round in $(seq "$ROUNDS"); do
@@ -42,7 +49,7 @@ echo "done: $(date -u +%FT%TZ) $(uptime)" | tee -a "$log" >&2
 go run golang.org/x/perf/cmd/benchstat@latest -col /case "$results"
 
 echo
-echo "throughput vs case=stdlib, paired by round: median [min, max] (n rounds); >1 is faster"
+echo "throughput vs the benchmark's first case, paired by round: median [min, max] (n rounds); >1 is faster"
 awk '
 /^goos:/ { round++ }
 /^Benchmark[^ \t]*\/case=/ {
@@ -50,22 +57,29 @@ awk '
 	bench = name; sub(/\/case=.*/, "", bench); sub(/^Benchmark/, "", bench)
 	c = name; sub(/.*\/case=/, "", c)
 	for (i = 2; i <= NF; i++) if ($i == "ns/op") ns[round, bench, c] = $(i - 1)
-	if (!(bench in seenB)) { seenB[bench] = 1; B[++nB] = bench }
-	if (!(c in seenC)) { seenC[c] = 1; C[++nC] = c }
+	if (!(bench in seenB)) { seenB[bench] = 1; B[++nB] = bench; first[bench] = c }
+	if (!((bench, c) in seenC)) { seenC[bench, c] = 1; C[bench, ++nC[bench]] = c }
+}
+# ratio prints the paired throughput of case c against case base in benchmark b.
+function ratio(b, base, c,    n, r, s, v, x, j, med) {
+	n = 0
+	for (r = 1; r <= round; r++) {
+		s = ns[r, b, base]; v = ns[r, b, c]
+		if (s == "" || v == "") continue
+		x = s / v
+		for (j = n; j > 0 && R[j] > x; j--) R[j + 1] = R[j]   # insertion sort
+		R[j + 1] = x; n++
+	}
+	if (n == 0) return
+	med = (n % 2) ? R[(n + 1) / 2] : (R[n / 2] + R[n / 2 + 1]) / 2
+	printf "%-20s %-28s vs %-20s %.3f [%.3f, %.3f] (n=%d)\n", b, c, base, med, R[1], R[n], n
 }
 END {
-	for (b = 1; b <= nB; b++) for (k = 1; k <= nC; k++) {
-		if (C[k] == "stdlib") continue
-		n = 0
-		for (r = 1; r <= round; r++) {
-			s = ns[r, B[b], "stdlib"]; v = ns[r, B[b], C[k]]
-			if (s == "" || v == "") continue
-			x = s / v
-			for (j = n; j > 0 && R[j] > x; j--) R[j + 1] = R[j]   # insertion sort
-			R[j + 1] = x; n++
-		}
-		if (n == 0) continue
-		med = (n % 2) ? R[(n + 1) / 2] : (R[n / 2] + R[n / 2 + 1]) / 2
-		printf "%-16s %-12s %.3f [%.3f, %.3f] (n=%d)\n", B[b], C[k], med, R[1], R[n], n
+	for (i = 1; i <= nB; i++) {
+		b = B[i]
+		for (k = 1; k <= nC[b]; k++) if (C[b, k] != first[b]) ratio(b, first[b], C[b, k])
+		# The pooler mode against the session mode under the same tenant switching.
+		if ((b, "session_100_tenants") in seenC)
+			for (k = 1; k <= nC[b]; k++) if (C[b, k] ~ /pooler/) ratio(b, "session_100_tenants", C[b, k])
 	}
 }' "$results"

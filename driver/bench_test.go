@@ -5,6 +5,11 @@ package driver_test
 // case=one_tenant, ...) so that `benchstat -col /case` puts the cases side by side, with stdlib,
 // the first column, as the baseline. bench/run.sh runs them and prints that table.
 //
+// BenchmarkPoolerSelect and BenchmarkPoolerInsert compare the pooler mode with the session mode,
+// whose one_tenant case is their baseline: session_100_tenants pays a SET on nearly every
+// operation, the pooler_ cases send their set with every one, and pgbouncer_pooler_100_tenants
+// does so through the PgBouncer of PGSCHEMAS_TEST_PGBOUNCER_DSN (left out without it).
+//
 // Each case also reports how many times per operation the client waited for the server, counted
 // through pgtest's wire proxy on extra operations run after the timed loop (the timed loop does
 // not go through the proxy):
@@ -17,6 +22,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -113,6 +119,26 @@ func benchCases(dsn string) []*benchCase {
 		{name: "case=100_tenants", driver: driver.DriverName, dsn: dsn,
 			ctxs: all, seq: random},
 	}
+}
+
+// benchPoolerCases returns the cases of the pooler benchmarks over the database at dsn.
+func benchPoolerCases(b *testing.B, dsn string) []*benchCase {
+	all := benchCases(dsn)
+	one, hundred := all[1], all[3]
+	pooler := func(dsn string) string {
+		return pgtest.WithParams(dsn, driver.ParamPooler, string(driver.PoolTransaction))
+	}
+	cases := []*benchCase{
+		{name: "case=session_one_tenant", driver: driver.DriverName, dsn: dsn, ctxs: one.ctxs, seq: one.seq},
+		{name: "case=session_100_tenants", driver: driver.DriverName, dsn: dsn, ctxs: hundred.ctxs, seq: hundred.seq},
+		{name: "case=pooler_one_tenant", driver: driver.DriverName, dsn: pooler(dsn), ctxs: one.ctxs, seq: one.seq},
+		{name: "case=pooler_100_tenants", driver: driver.DriverName, dsn: pooler(dsn), ctxs: hundred.ctxs, seq: hundred.seq},
+	}
+	if os.Getenv(pgtest.EnvPgBouncerDSN) != "" {
+		cases = append(cases, &benchCase{name: "case=pgbouncer_pooler_100_tenants", driver: driver.DriverName,
+			dsn: pooler(pgtest.PgBouncer(b, dsn)), ctxs: hundred.ctxs, seq: hundred.seq})
+	}
+	return cases
 }
 
 // benchFixture is the database every benchmark of the package shares, seeded once per process.
@@ -216,7 +242,7 @@ func benchRoundTrips(b *testing.B, base string, c *benchCase, op benchOp) (cold,
 	if rt, ok := benchFixture.roundTrips[key]; ok {
 		return rt[0], rt[1]
 	}
-	p := pgtest.StartProxy(b, pgtest.TargetAddr(b, base))
+	p := pgtest.StartProxy(b, pgtest.TargetAddr(b, c.dsn)) // the server, or the PgBouncer in front of it
 	db := benchOpen(b, c.driver, p.DSN(c.dsn), 1)
 	defer db.Close()
 	ctx := context.Background()
@@ -258,11 +284,11 @@ func benchReportRoundTrips(b *testing.B, base string, c *benchCase, op benchOp) 
 	b.ReportMetric(warm, "warm-roundtrips/op")
 }
 
-// benchSerial runs every case on one connection (SetMaxOpenConns(1)), so that schema switches are
-// measured on it.
-func benchSerial(b *testing.B, op benchOp) {
+// benchSerial runs every case of cases on one connection (SetMaxOpenConns(1)), so that schema
+// switches are measured on it.
+func benchSerial(b *testing.B, op benchOp, cases func(b *testing.B, dsn string) []*benchCase) {
 	base := benchDatabase(b)
-	for _, c := range benchCases(base) {
+	for _, c := range cases(b, base) {
 		b.Run(c.name, func(b *testing.B) {
 			db := benchOpen(b, c.driver, c.dsn, 1)
 			defer db.Close()
@@ -311,7 +337,12 @@ func benchParallel(b *testing.B, op benchOp) {
 	}
 }
 
-func BenchmarkSelect(b *testing.B)         { benchSerial(b, benchSelect) }
-func BenchmarkInsert(b *testing.B)         { benchSerial(b, benchInsert) }
+// benchStdlibCases are the cases of the benchmarks against pgx stdlib.
+func benchStdlibCases(_ *testing.B, dsn string) []*benchCase { return benchCases(dsn) }
+
+func BenchmarkSelect(b *testing.B)         { benchSerial(b, benchSelect, benchStdlibCases) }
+func BenchmarkInsert(b *testing.B)         { benchSerial(b, benchInsert, benchStdlibCases) }
+func BenchmarkPoolerSelect(b *testing.B)   { benchSerial(b, benchSelect, benchPoolerCases) }
+func BenchmarkPoolerInsert(b *testing.B)   { benchSerial(b, benchInsert, benchPoolerCases) }
 func BenchmarkSelectParallel(b *testing.B) { benchParallel(b, benchSelect) }
 func BenchmarkInsertParallel(b *testing.B) { benchParallel(b, benchInsert) }

@@ -14,11 +14,35 @@ const (
 	// ParamExtraSearchPaths is a comma-separated list of schemas appended to every search path after
 	// public, like django-pgschemas' PGSCHEMAS_EXTRA_SEARCH_PATHS: "pgschemas_extra_search_paths=ext,postgis".
 	ParamExtraSearchPaths = "pgschemas_extra_search_paths"
+
+	// ParamPooler sets Config.Pooler: "pgschemas_pooler=transaction" behind a pooler in transaction
+	// mode (PgBouncer's pool_mode=transaction, RDS Proxy, ...), "session" (the default) otherwise.
+	ParamPooler = "pgschemas_pooler"
+)
+
+// PoolMode says how the server sessions behind the driver's connections are shared.
+type PoolMode string
+
+const (
+	// PoolSession: each driver connection keeps one server session, as with a direct connection or a
+	// pooler in session mode. The driver sets the session's search path when the tenant changes and
+	// remembers it. The zero value "" means the same.
+	PoolSession PoolMode = "session"
+
+	// PoolTransaction: consecutive transactions of one driver connection may run on different
+	// server sessions, shared with other clients, as behind PgBouncer's pool_mode=transaction. No
+	// session state survives a transaction, so every statement carries its tenant's search path,
+	// scoped to its own transaction, in the same round trip. See the package documentation.
+	PoolTransaction PoolMode = "transaction"
 )
 
 // paramPrefix marks DSN parameters that belong to pgschemas; an unknown one is an error, not a typo
 // sent to the server.
 const paramPrefix = "pgschemas_"
+
+// isOurParam reports whether a DSN parameter belongs to pgschemas: its name starts with pgschemas_,
+// in any case, since PostgreSQL would read a parameter of another case as the same name.
+func isOurParam(key string) bool { return hasPrefixFold(key, paramPrefix) }
 
 // Config configures a Connector. The zero value is usable: it connects as the libpq environment
 // (PGHOST, PGUSER, ...) says, with no extra search paths.
@@ -30,10 +54,14 @@ type Config struct {
 	// ExtraSearchPaths are schemas appended after public to every search path, for shared
 	// extensions. Each must be a valid schema name other than public.
 	ExtraSearchPaths []string
+
+	// Pooler is PoolSession ("" means the same) or PoolTransaction.
+	Pooler PoolMode
 }
 
 // ParseConfig parses a connection string that pgx accepts (URL or keyword/value form), and the
-// pgschemas_ parameters in it (see ParamExtraSearchPaths). An unknown pgschemas_ parameter is an error.
+// pgschemas_ parameters in it (ParamExtraSearchPaths, ParamPooler). An unknown pgschemas_ parameter is
+// an error.
 func ParseConfig(dsn string) (Config, error) {
 	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -42,7 +70,7 @@ func ParseConfig(dsn string) (Config, error) {
 	cfg := Config{ConnConfig: cc}
 	// pgx hands unknown parameters to the server as run-time parameters; take ours out first.
 	for key, value := range cc.RuntimeParams {
-		if !strings.HasPrefix(key, paramPrefix) {
+		if !isOurParam(key) {
 			continue
 		}
 		delete(cc.RuntimeParams, key)
@@ -53,19 +81,26 @@ func ParseConfig(dsn string) (Config, error) {
 					cfg.ExtraSearchPaths = append(cfg.ExtraSearchPaths, s)
 				}
 			}
+		case ParamPooler:
+			cfg.Pooler = PoolMode(value)
 		default:
-			return Config{}, fmt.Errorf("pgschemas: unknown DSN parameter %q (known: %s)", key, ParamExtraSearchPaths)
+			return Config{}, fmt.Errorf("pgschemas: unknown DSN parameter %q (known: %s, %s)", key, ParamExtraSearchPaths, ParamPooler)
 		}
 	}
-	if _, err := cfg.searchPaths(); err != nil {
+	if _, err := cfg.check(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
 }
 
-// searchPaths checks the config and returns the search path tail shared by all schemas:
+// check checks the config and returns the search path tail shared by all schemas:
 // `public, "ext1", "ext2"`.
-func (cfg Config) searchPaths() (string, error) {
+func (cfg Config) check() (string, error) {
+	switch cfg.Pooler {
+	case "", PoolSession, PoolTransaction:
+	default:
+		return "", fmt.Errorf("pgschemas: pooler %q: want %q or %q", cfg.Pooler, PoolSession, PoolTransaction)
+	}
 	var b strings.Builder
 	b.WriteString("public")
 	seen := map[string]bool{}
@@ -77,9 +112,8 @@ func (cfg Config) searchPaths() (string, error) {
 			return "", fmt.Errorf("pgschemas: extra search path %q: %w", s, errDuplicate)
 		}
 		seen[s] = true
-		b.WriteString(`, "`)
-		b.WriteString(s)
-		b.WriteString(`"`)
+		b.WriteString(", ")
+		b.WriteString(quoteSchema(s))
 	}
 	return b.String(), nil
 }

@@ -47,10 +47,9 @@ var (
 	_ sqldriver.NamedValueChecker  = (*conn)(nil)
 )
 
-// enter makes the session's search path right for an operation run with ctx, and returns the
-// operation's schema. Inside a transaction the schema is the transaction's; a context that names
-// another one fails with ErrSchemaMismatch. It sends nothing when the path is already right.
-func (c *conn) enter(ctx context.Context) (string, error) {
+// opSchema returns the schema of an operation run with ctx. Inside a transaction it is the
+// transaction's; a context that names another one fails with ErrSchemaMismatch.
+func (c *conn) opSchema(ctx context.Context) (string, error) {
 	schema, err := schemaOf(ctx)
 	if err != nil {
 		return "", err
@@ -60,6 +59,16 @@ func (c *conn) enter(ctx context.Context) (string, error) {
 			return "", &SchemaError{Schema: schema, Err: fmt.Errorf("%w %q", ErrSchemaMismatch, c.txSchema)}
 		}
 		schema = c.txSchema
+	}
+	return schema, nil
+}
+
+// enter makes the session's search path right for an operation run with ctx, and returns the
+// operation's schema (see opSchema). It sends nothing when the path is already right.
+func (c *conn) enter(ctx context.Context) (string, error) {
+	schema, err := c.opSchema(ctx)
+	if err != nil {
+		return "", err
 	}
 	if c.known && c.cur == schema {
 		return schema, nil
@@ -73,12 +82,12 @@ func (c *conn) setPath(ctx context.Context, schema string) error {
 		return err // nothing sent: the caller gets its context's error and the connection stays
 	}
 	c.known = false // until the server says otherwise, the path is in doubt
-	path, nsp := c.cn.tail, "public"
-	if schema != "" {
-		path, nsp = `"`+schema+`", `+path, schema
+	nsp := schema
+	if schema == "" {
+		nsp = "public"
 	}
 	// QueryExecModeExec sends Parse, Bind and Execute in one round trip in every configured mode.
-	tag, err := c.pgx.Exec(ctx, setPathSQL, pgx.QueryExecModeExec, path, nsp)
+	tag, err := c.pgx.Exec(ctx, setPathSQL, pgx.QueryExecModeExec, c.cn.searchPath(schema), nsp)
 	if err != nil {
 		if pgconn.SafeToRetry(err) {
 			return sqldriver.ErrBadConn // nothing reached the server: database/sql may retry elsewhere
@@ -125,6 +134,9 @@ func (c *conn) sqlFor(schema, query string, args []sqldriver.NamedValue, exec bo
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Result, error) {
+	if c.cn.pooled {
+		return c.pooledExec(ctx, query, args)
+	}
 	schema, err := c.enter(ctx)
 	if err != nil {
 		return nil, err
@@ -134,6 +146,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []sqldriver.N
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Rows, error) {
+	if c.cn.pooled {
+		return c.pooledQuery(ctx, query, args)
+	}
 	schema, err := c.enter(ctx)
 	if err != nil {
 		return nil, err
@@ -147,6 +162,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []sqldriver.
 // statement prepares nothing that outlives it: each execution goes through pgx's statement cache
 // in the schema of the execution's own context, so one *sql.Stmt serves every tenant.
 func (c *conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt, error) {
+	if c.cn.pooled {
+		return c.pooledPrepare(ctx, query)
+	}
 	if _, err := c.enter(ctx); err != nil {
 		return nil, err
 	}
@@ -164,9 +182,12 @@ func (c *conn) Prepare(query string) (sqldriver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
-// BeginTx binds the transaction to ctx's schema: the path is set before BEGIN, outside the
-// transaction, so that a rollback cannot undo it.
+// BeginTx binds the transaction to ctx's schema. In session mode the path is set before BEGIN,
+// outside the transaction, so that a rollback cannot undo it; in pooler mode, see pooledBegin.
 func (c *conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver.Tx, error) {
+	if c.cn.pooled {
+		return c.pooledBegin(ctx, opts)
+	}
 	schema, err := c.enter(ctx)
 	if err != nil {
 		return nil, err
@@ -185,6 +206,9 @@ func (c *conn) Begin() (sqldriver.Tx, error) {
 
 // Ping sets ctx's schema, so that a ping proves the tenant's schema exists, then pings.
 func (c *conn) Ping(ctx context.Context) error {
+	if c.cn.pooled {
+		return c.pooledPing(ctx)
+	}
 	if _, err := c.enter(ctx); err != nil {
 		return err
 	}
@@ -276,11 +300,18 @@ func hasPrefixFold(s, prefix string) bool {
 // that schema. Since fn may change the session, the driver sets the path again before c's next
 // operation. Inside fn, prefer schema-qualified names or QueryExecModeExec for SQL that tenants
 // share with different table shapes: fn's statements use pgx's caches unmodified.
+//
+// In pooler mode, fn runs in a transaction that begins with the path, in the same round trip, and
+// that RawConn commits when fn returns nil and rolls back otherwise; fn must not end it. When c is
+// already in a transaction, fn runs in it, after the path is set for it.
 func RawConn(ctx context.Context, c *sql.Conn, fn func(*pgx.Conn) error) error {
 	return c.Raw(func(dc any) error {
 		pc, ok := dc.(*conn)
 		if !ok {
 			return fmt.Errorf("pgschemas: RawConn: the connection is a %T, not a pgschemas connection", dc)
+		}
+		if pc.cn.pooled {
+			return pc.pooledRaw(ctx, fn)
 		}
 		if _, err := pc.enter(ctx); err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	sqldriver "database/sql/driver"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -51,14 +50,17 @@ func (Driver) OpenConnector(dsn string) (sqldriver.Connector, error) {
 // from its pool, sometimes with a background context (the tenant is read from each operation's
 // context, never from Connect's).
 type Connector struct {
-	pgx  sqldriver.Connector // pgx stdlib's connector
-	mode pgx.QueryExecMode   // the connections' default exec mode: it decides statement tagging
-	tail string              // the search path after the tenant: `public, "ext"`
+	pgx    sqldriver.Connector // pgx stdlib's connector
+	mode   pgx.QueryExecMode   // the connections' default exec mode: it decides statement tagging
+	tail   string              // the search path after the tenant: `public, "ext"`
+	pooled bool                // Config.Pooler is PoolTransaction
 }
 
-// NewConnector checks cfg and returns a Connector for sql.OpenDB.
+// NewConnector checks cfg and returns a Connector for sql.OpenDB. With PoolTransaction, the
+// connections run in pgx's QueryExecModeExec (QueryExecModeSimpleProtocol when ConnConfig asks for
+// it), with pgx's statement and description caches off: see the package documentation.
 func NewConnector(cfg Config) (*Connector, error) {
-	tail, err := cfg.searchPaths()
+	tail, err := cfg.check()
 	if err != nil {
 		return nil, err
 	}
@@ -71,11 +73,26 @@ func NewConnector(cfg Config) (*Connector, error) {
 		cc = cfg.ConnConfig.Copy()
 	}
 	for key := range cc.RuntimeParams {
-		if strings.HasPrefix(key, paramPrefix) {
+		if isOurParam(key) {
 			return nil, fmt.Errorf("pgschemas: ConnConfig has run-time parameter %q: parse the DSN with driver.ParseConfig, not pgx.ParseConfig", key)
 		}
 	}
-	return &Connector{pgx: stdlib.GetConnector(*cc), mode: cc.DefaultQueryExecMode, tail: tail}, nil
+	pooled := cfg.Pooler == PoolTransaction
+	if pooled {
+		if cc.DefaultQueryExecMode != pgx.QueryExecModeSimpleProtocol {
+			cc.DefaultQueryExecMode = pgx.QueryExecModeExec
+		}
+		cc.StatementCacheCapacity, cc.DescriptionCacheCapacity = 0, 0
+	}
+	return &Connector{pgx: stdlib.GetConnector(*cc), mode: cc.DefaultQueryExecMode, tail: tail, pooled: pooled}, nil
+}
+
+// searchPath returns the search path of schema ("" for none): `"acme", public, "ext"`.
+func (c *Connector) searchPath(schema string) string {
+	if schema == "" {
+		return c.tail
+	}
+	return quoteSchema(schema) + ", " + c.tail
 }
 
 // OpenDB returns a *sql.DB over NewConnector(cfg).

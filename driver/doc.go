@@ -16,10 +16,11 @@
 //	"<schema>", public, <extra search paths>   with a schema in the context
 //	public, <extra search paths>               without one
 //
-// It costs no round trip when the connection already has that path, and one when it changes: one
-// statement both sets the path and checks that the schema exists. The context of each operation is
-// the only carrier of the tenant: database/sql may open a connection with a background context and
-// hand it to any caller, so nothing is taken from Connect or ResetSession.
+// In session mode (the default), it costs no round trip when the connection already has that path,
+// and one when it changes: one statement both sets the path and checks that the schema exists. In
+// pooler mode (see Poolers), each statement carries its own path in its own round trip. The context
+// of each operation is the only carrier of the tenant: database/sql may open a connection with a
+// background context and hand it to any caller, so nothing is taken from Connect or ResetSession.
 //
 // Errors, each wrapped in a *SchemaError that names the schema:
 //   - ErrInvalidSchemaName: the context's name is not a valid tenant schema. Nothing is sent.
@@ -28,17 +29,72 @@
 //   - ErrSchemaMismatch: inside a transaction, a context named another schema than BeginTx's.
 //     The statement does not run. A context without a schema runs in the transaction's schema.
 //
-// Transactions are bound to their schema at BeginTx, which sets the path before BEGIN so that no
-// rollback can undo it. A path the driver had to set inside a server transaction (a BEGIN sent as
+// Transactions are bound to their schema at BeginTx, which in session mode sets the path before
+// BEGIN so that no rollback can undo it. A path the driver had to set inside a server transaction (a BEGIN sent as
 // plain SQL on a *sql.Conn) is never remembered, since ROLLBACK or ROLLBACK TO SAVEPOINT can undo
 // it unseen. Statements whose text names search_path, RESET ALL or DISCARD ALL also make the
 // driver set the path again before the next one. A SET that fails, times out or is cancelled
 // leaves the path unknown: the next operation sets it again, and a connection that broke is
 // discarded (driver.ErrBadConn, only where the server cannot have run the operation).
 //
+// # Poolers
+//
+// Behind a pooler in transaction mode (PgBouncer's pool_mode=transaction, RDS Proxy, and the like),
+// each transaction of a client connection runs on whatever server session is free, shared with
+// other clients, and nothing set in a session follows the client. Session mode leaks there: its
+// SET lands on one server session, the statement after it may run on another, which another client
+// left in another tenant's path. (TestSessionModeLeaksBehindPgBouncer shows it within a few
+// operations.) Set Config.Pooler to PoolTransaction, or pgschemas_pooler=transaction in the DSN:
+//
+//   - Every statement is sent right after
+//     SELECT set_config('search_path', $1, true), $2::regnamespace
+//     in the same round trip. It sets the path until the end of the current transaction only, and
+//     fails when the schema does not exist (ErrSchemaNotFound), which aborts the transaction so that
+//     the statement after it does not run. A SET that fails otherwise (statement or lock timeout)
+//     stops the statement the same way, and leaves nothing behind.
+//   - Outside a transaction, the two statements end with one Sync, and PostgreSQL runs what a Sync
+//     ends as one implicit transaction: the pooler keeps one server session for both, the path
+//     ends with the statement, and an error leaves no transaction open. No BEGIN or COMMIT is sent.
+//     An Exec without arguments goes as one simple-protocol Query message, as pgx sends it, and may
+//     hold several statements.
+//   - BeginTx sends BEGIN and the set in one round trip; then each statement of the transaction
+//     sends the set again, so that no SQL it runs (SET LOCAL, ROLLBACK TO SAVEPOINT, COMMIT AND
+//     CHAIN) leaves a later statement without the path. In a failed transaction, where PostgreSQL
+//     runs nothing but ROLLBACK, the statement goes alone.
+//   - PrepareContext pipelines an unnamed prepare after the set; PingContext sends the set alone.
+//     RawConn runs fn in a transaction begun with the path, committed when fn returns nil.
+//   - Nothing is cached, and nothing is left in the server session: a statement costs one round
+//     trip, as with plain pgx, for one tenant as for many, with one more statement on the wire.
+//
+// The pooler mode runs pgx's QueryExecModeExec. Debian 12's PgBouncer (1.18) does not track
+// protocol-level prepared statements: a statement that pgx prepared by name in one transaction
+// does not exist in the server session of the next, which rules out QueryExecModeCacheStatement.
+// QueryExecModeCacheDescribe and QueryExecModeDescribeExec describe a statement before it runs:
+// that describe, or the cached description, resolves the statement's names outside the tenant's
+// transaction, in whatever path the server session has, and a description cached for one tenant
+// would decode another's rows. QueryExecModeExec sends Parse, Bind, Describe and Execute of the
+// unnamed statement right after the set, in the tenant's transaction, with parameters encoded as
+// text (the server infers their types) and results in text: nothing outlives the statement, so no plan or description
+// can pass from one tenant to another, with PgBouncer 1.18 or with a pooler that shares prepared
+// statements (PgBouncer 1.21 and later). default_query_exec_mode=simple_protocol is kept (the set
+// and the statement then go in one Query message); any other mode is replaced by exec, and pgx's
+// statement and description caches are off, so that a RawConn fn asking for a cached mode gets
+// pgx's error rather than a shared plan. A leading pgx.QueryExecMode or result-format argument is
+// accepted and ignored. QueryExecModeExec's own limits apply: pgx refuses an argument whose
+// encoding its Go type does not settle (a map[string]string could be json or hstore).
+//
+// Limits of the pooler mode: a statement that PostgreSQL refuses inside a transaction block or a
+// pipeline (VACUUM, CREATE INDEX CONCURRENTLY, CREATE DATABASE) fails with its error; run it
+// without the pooler mode, with schema-qualified names. In an Exec of several statements, those
+// after a COMMIT in it run without the tenant's path. Session state (SET, LISTEN, advisory locks,
+// temporary tables) does not survive behind a transaction pooler, with any driver. PgBouncer 1.18
+// can exit on a cancel request whose client hangs up early (pgbouncer/pgbouncer#801); pgx's
+// default, which closes the connection when a context ends, sends none, but its
+// CancelRequestContextWatcherHandler does.
+//
 // # Statement caches
 //
-// pgx caches prepared statements and result descriptions by SQL text (QueryExecModeCacheStatement,
+// In session mode, pgx caches prepared statements and result descriptions by SQL text (QueryExecModeCacheStatement,
 // the default, and QueryExecModeCacheDescribe). Tenants whose tables differ in shape must not share
 // those entries, so in those modes a tenant's SQL is sent with a leading comment that names the
 // schema: "/* pgschemas:acme */ SELECT ...". Each schema gets its own entries, and the cache holds
@@ -53,13 +109,15 @@
 // QueryerContext, Pinger, SessionResetter (pgx's: a connection left in a transaction is discarded),
 // Validator and NamedValueChecker (every value pgx accepts passes through, including a leading
 // pgx.QueryExecMode). Its statements implement StmtExecContext and StmtQueryContext. Rows are pgx
-// stdlib's, with column type information. RawConn reaches the *pgx.Conn, for CopyFrom and the like.
+// stdlib's in session mode; in pooler mode they are the driver's own, with the values and column
+// type information (RowsColumnTypeDatabaseTypeName, Length, PrecisionScale, ScanType) of pgx
+// stdlib's. RawConn reaches the *pgx.Conn, for CopyFrom and the like.
 //
 // # Limits
 //
 // search_path isolation is not a security boundary: SQL that names another schema explicitly
-// (SELECT * FROM other.t) reads it. The existence check runs when the path is set, not on every
-// statement: a schema dropped while pooled connections still have its path set resolves
-// unqualified names in public until those connections change tenant, so stop routing a tenant
-// before dropping it.
+// (SELECT * FROM other.t) reads it. In session mode, the existence check runs when the path is
+// set, not on every statement: a schema dropped while pooled connections still have its path set
+// resolves unqualified names in public until those connections change tenant, so stop routing a
+// tenant before dropping it. (In pooler mode, it runs with every statement.)
 package driver

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pgschemas/pgschemas/driver"
@@ -97,8 +98,12 @@ func in(schema string) context.Context { return driver.WithSchema(context.Backgr
 var none = context.Background()
 
 func TestEveryOperationRunsInTheContextSchema(t *testing.T) {
+	eachPoolCase(t, poolCases, testEveryOperationRunsInTheContextSchema)
+}
+
+func testEveryOperationRunsInTheContextSchema(t *testing.T, pc poolCase) {
 	dsn := tenantDB(t, "a", "Acme")
-	db := open(t, pgtest.WithParams(dsn, driver.ParamExtraSearchPaths, "ext"))
+	db := open(t, pgtest.WithParams(pc.dsn(t, dsn), driver.ParamExtraSearchPaths, "ext"))
 	admin(t, dsn, "CREATE SCHEMA ext")
 	db.SetMaxOpenConns(1) // one connection, so each operation follows another tenant's
 
@@ -251,7 +256,13 @@ func TestSchemaNameValidation(t *testing.T) {
 }
 
 func TestInvalidSchemaFailsBeforeAnythingIsSent(t *testing.T) {
-	dsn := tenantDB(t, "a")
+	eachPoolCase(t, poolCases, func(t *testing.T, pc poolCase) {
+		dsn := pc.dsn(t, tenantDB(t, "a"))
+		testInvalidSchemaFailsBeforeAnythingIsSent(t, dsn)
+	})
+}
+
+func testInvalidSchemaFailsBeforeAnythingIsSent(t *testing.T, dsn string) {
 	proxy := pgtest.StartProxy(t, pgtest.TargetAddr(t, dsn))
 	db := open(t, proxy.DSN(dsn))
 	db.SetMaxOpenConns(1)
@@ -286,7 +297,12 @@ func TestInvalidSchemaFailsBeforeAnythingIsSent(t *testing.T) {
 }
 
 func TestMissingSchemaNeverFallsThroughToPublic(t *testing.T) {
-	dsn := tenantDB(t, "a")
+	eachPoolCase(t, poolCases, func(t *testing.T, pc poolCase) {
+		testMissingSchemaNeverFallsThroughToPublic(t, pc.dsn(t, tenantDB(t, "a")))
+	})
+}
+
+func testMissingSchemaNeverFallsThroughToPublic(t *testing.T, dsn string) {
 	db := open(t, dsn)
 	db.SetMaxOpenConns(1)
 	for _, prev := range []context.Context{none, in("a")} {
@@ -316,7 +332,12 @@ func TestMissingSchemaNeverFallsThroughToPublic(t *testing.T) {
 }
 
 func TestTransactionIsBoundToItsSchema(t *testing.T) {
-	dsn := tenantDB(t, "a", "b")
+	eachPoolCase(t, poolCases, func(t *testing.T, pc poolCase) {
+		testTransactionIsBoundToItsSchema(t, pc.dsn(t, tenantDB(t, "a", "b")))
+	})
+}
+
+func testTransactionIsBoundToItsSchema(t *testing.T, dsn string) {
 	db := open(t, dsn)
 	db.SetMaxOpenConns(1)
 	ctx := context.Background()
@@ -365,7 +386,12 @@ func TestTransactionIsBoundToItsSchema(t *testing.T) {
 // TestRollbackNeverLeavesAStalePath covers the ways a rollback can undo a search path that a
 // driver remembered: django-pgschemas' savepoint bug, and the same with a whole transaction.
 func TestRollbackNeverLeavesAStalePath(t *testing.T) {
-	dsn := tenantDB(t, "a", "b")
+	eachPoolCase(t, poolCases, func(t *testing.T, pc poolCase) {
+		testRollbackNeverLeavesAStalePath(t, pc.dsn(t, tenantDB(t, "a", "b")))
+	})
+}
+
+func testRollbackNeverLeavesAStalePath(t *testing.T, dsn string) {
 	db := open(t, dsn)
 
 	conn := func(t *testing.T) *sql.Conn {
@@ -433,6 +459,10 @@ func TestRollbackNeverLeavesAStalePath(t *testing.T) {
 // TestStatementCachesNeverCrossSchemas alternates one SQL text between two schemas whose
 // items.v differ in type, on one connection, in every exec mode a DSN can select.
 func TestStatementCachesNeverCrossSchemas(t *testing.T) {
+	eachPoolCase(t, poolCases, testStatementCachesNeverCrossSchemas)
+}
+
+func testStatementCachesNeverCrossSchemas(t *testing.T, pc poolCase) {
 	dsn := pgtest.NewDatabase(t)
 	admin(t, dsn, `
 		CREATE SCHEMA s_int;  CREATE TABLE s_int.items(v int);   INSERT INTO s_int.items VALUES (42);
@@ -448,7 +478,7 @@ func TestStatementCachesNeverCrossSchemas(t *testing.T) {
 	}
 	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
-			db := open(t, pgtest.WithParams(dsn, "default_query_exec_mode", mode))
+			db := open(t, pgtest.WithParams(pc.dsn(t, dsn), "default_query_exec_mode", mode))
 			db.SetMaxOpenConns(1)
 			st, err := db.PrepareContext(none, "SELECT v FROM items WHERE v = $1")
 			if err != nil {
@@ -484,8 +514,14 @@ func TestStatementCachesNeverCrossSchemas(t *testing.T) {
 }
 
 // TestFailedSetLeavesThePathUnknown makes the driver's SET fail half-way, by locking the catalog
-// it reads, and checks that the connection is never used as if the SET had happened.
+// it reads, and checks that the statement after it did not run and that the connection is never
+// used as if the SET had happened.
 func TestFailedSetLeavesThePathUnknown(t *testing.T) {
+	// Direct connections only: a timeout set for the session does not reach a pooler's sessions.
+	eachPoolCase(t, poolCases[:2], testFailedSetLeavesThePathUnknown)
+}
+
+func testFailedSetLeavesThePathUnknown(t *testing.T, pc poolCase) {
 	dsn := tenantDB(t, "a", "b")
 	ctx := context.Background()
 	lockCatalog := func(t *testing.T) (unlock func()) {
@@ -500,28 +536,39 @@ func TestFailedSetLeavesThePathUnknown(t *testing.T) {
 		return func() { locker.Exec(ctx, "ROLLBACK"); locker.Close(ctx) }
 	}
 
-	t.Run("statement timeout: the connection lives and is set again", func(t *testing.T) {
-		db := open(t, dsn)
-		db.SetMaxOpenConns(1)
-		wantOwner(t, db, "a", "setup")
-		if _, err := db.ExecContext(in("a"), "SET statement_timeout = '200ms'"); err != nil {
-			t.Fatal(err)
-		}
-		unlock := lockCatalog(t)
-		var s string
-		err := db.QueryRowContext(in("b"), "SELECT owner FROM items").Scan(&s)
-		unlock()
-		if err == nil || !strings.Contains(err.Error(), "statement timeout") {
-			t.Fatalf("SET under a locked catalog: %v (read %q), want a statement timeout", err, s)
-		}
-		wantOwner(t, db, "b", "after the failed SET")
-		if n := db.Stats().OpenConnections; n != 1 {
-			t.Errorf("%d connections open, want the same 1", n)
-		}
-	})
+	for _, tc := range []struct {
+		setting, sqlstate, says string
+	}{
+		{"statement_timeout", "57014", "statement timeout"},
+		{"lock_timeout", "55P03", "lock timeout"},
+	} {
+		t.Run(tc.setting+": the statement does not run, the connection lives and is set again", func(t *testing.T) {
+			db := open(t, pgtest.WithParams(pc.dsn(t, dsn), tc.setting, "200"))
+			db.SetMaxOpenConns(1)
+			wantOwner(t, db, "a", "setup")
+			unlock := lockCatalog(t)
+			_, err := db.ExecContext(in("b"), "INSERT INTO items VALUES ('after a failed set')")
+			unlock()
+			var se *driver.SchemaError
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &se) || se.Schema != "b" || !errors.As(err, &pgErr) || pgErr.Code != tc.sqlstate {
+				t.Fatalf("SET under a locked catalog: %v, want a *SchemaError for b with SQLSTATE %s (%s)", err, tc.sqlstate, tc.says)
+			}
+			wantOwner(t, db, "b", "after the failed SET")
+			wantOwner(t, db, "a", "after the failed SET")
+			if n := db.Stats().OpenConnections; n != 1 {
+				t.Errorf("%d connections open, want the same 1", n)
+			}
+			var n int
+			err = db.QueryRowContext(none, "SELECT (SELECT count(*) FROM a.items) + (SELECT count(*) FROM b.items) + (SELECT count(*) FROM public.items)").Scan(&n)
+			if err != nil || n != 3 {
+				t.Errorf("%d rows in a, b and public (%v), want their 3 seeds: the statement after the failed SET ran", n, err)
+			}
+		})
+	}
 
 	t.Run("cancelled context: the connection is discarded", func(t *testing.T) {
-		db := open(t, dsn)
+		db := open(t, pc.dsn(t, dsn))
 		db.SetMaxOpenConns(1)
 		wantOwner(t, db, "a", "setup")
 		unlock := lockCatalog(t)
@@ -539,7 +586,12 @@ func TestFailedSetLeavesThePathUnknown(t *testing.T) {
 }
 
 func TestContextDoneBeforeTheSet(t *testing.T) {
-	dsn := tenantDB(t, "a", "b")
+	eachPoolCase(t, poolCases, func(t *testing.T, pc poolCase) {
+		testContextDoneBeforeTheSet(t, pc.dsn(t, tenantDB(t, "a", "b")))
+	})
+}
+
+func testContextDoneBeforeTheSet(t *testing.T, dsn string) {
 	db := open(t, dsn)
 	c, err := db.Conn(in("a"))
 	if err != nil {
@@ -559,8 +611,14 @@ func TestContextDoneBeforeTheSet(t *testing.T) {
 }
 
 func TestRawConnReachesPgxInTheContextSchema(t *testing.T) {
-	dsn := tenantDB(t, "a", "b")
-	db := open(t, dsn)
+	eachPoolCase(t, poolCases, func(t *testing.T, pc poolCase) {
+		dsn := tenantDB(t, "a", "b")
+		testRawConnReachesPgxInTheContextSchema(t, dsn, pc.dsn(t, dsn))
+	})
+}
+
+func testRawConnReachesPgxInTheContextSchema(t *testing.T, dsn, through string) {
+	db := open(t, through)
 	db.SetMaxOpenConns(1)
 	c, err := db.Conn(none)
 	if err != nil {

@@ -71,6 +71,10 @@ func CheckSchemaName(name string) error {
 	return fmt.Errorf("%w %q: %s", ErrInvalidSchemaName, name, reason)
 }
 
+// quoteSchema quotes a name that CheckSchemaName accepted. Such a name holds no double quote and
+// no NUL, so enclosing it in double quotes is PostgreSQL's identifier quoting, and keeps its case.
+func quoteSchema(name string) string { return `"` + name + `"` }
+
 // schemaKey is the context key of the tenant schema.
 type schemaKey struct{}
 

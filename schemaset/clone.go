@@ -3,20 +3,31 @@ package schemaset
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"slices"
 	"strings"
+	"sync"
 
-	"ariga.io/atlas/sql/migrate"
-	"ariga.io/atlas/sql/postgres"
-	"ariga.io/atlas/sql/schema"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgschemas/pgschemas/driver"
 )
 
-// Clone copies the non-public schema src to the new schema dst: tables, indexes, constraints,
-// enums, sequences and rows. With asTenant, dst also gets a tenant row (and the name must pass the
-// tenant rules). dst must not exist; on failure nothing is left.
+// ErrReferenceBehind: the reference schema exists but is not at the apps' desired state (its record
+// is missing or holds another fingerprint), so a tenant cloned from it would be behind. Nothing was
+// created; run an apply (or createrefschema) first.
+var ErrReferenceBehind = errors.New("the reference schema is not at the apps' desired state")
+
+// Clone copies the non-public schema src to the new schema dst, in one transaction: tables with
+// their columns, defaults, identity and generated columns, collations, storage settings and
+// comments, their constraints and indexes, partitions, sequences (continuing after src's values),
+// enum and composite types, domains, collations, views, materialized views, functions and
+// procedures, triggers, rules, row level security and its policies, and every table's rows. See
+// cloneInTx for how, and for what is rewritten to dst and what is not.
+//
+// With asTenant, dst also gets a tenant row (and the name must pass the tenant rules), and inherits
+// src's record and steps. dst must not exist: an existing dst (even one created concurrently) is
+// ErrTenantExists and is left untouched. On any failure nothing is left.
 func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) error {
 	if err := driver.CheckSchemaName(src); err != nil {
 		return fmt.Errorf("schemaset: clone: source: %w", err)
@@ -38,13 +49,17 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) erro
 		if err := lockShared(ctx, tx); err != nil {
 			return err
 		}
+		if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
+			return err
+		}
 		if asTenant {
 			if err := insertTenant(ctx, tx, dst, nil); err != nil {
 				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(dst)); err != nil {
-			if isSQLState(err, "42P06") {
+			// 23505: another transaction created the schema at the same time and committed first.
+			if isSQLState(err, "42P06") || isSQLState(err, "23505") {
 				return fmt.Errorf("%w: schema %q exists; it was left untouched", ErrTenantExists, dst)
 			}
 			return err
@@ -74,95 +89,165 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) erro
 	return nil
 }
 
-// cloneInTx copies src's structure into the existing empty schema dst with an Atlas plan, then
-// its rows, then moves dst's sequences past src's.
+// cloneInTx recreates src in the existing, empty schema dst, with src's rows, inside tx, and leaves
+// the search path at dst's.
+//
+// The script (generateClone) is SQL generated from src's catalog with PostgreSQL's own
+// pg_get_*def functions, in dependency order (pg_depend), in phases: types, sequences, functions,
+// tables with their checks and keys, partitions and views; then the rows (INSERT ... SELECT from
+// src, into tables that have no foreign key, index or trigger yet), the sequences' values (setval
+// from src's last_value) and materialized views' contents; then indexes, foreign keys inside the
+// schema, triggers, rules, policies; and last the foreign keys to other schemas' tables, whose
+// lock on those tables (SHARE ROW EXCLUSIVE, to add the key's triggers) is the one thing that
+// concurrent creations wait for each other on. It installs nothing on the server.
+//
+// The script does not depend on dst (it holds a placeholder for its name), so it is cached per
+// engine and source, keyed by a fingerprint of src's catalog rows (cloneFingerprintSQL, a few
+// milliseconds): a creation costs the fingerprint query and one multi-statement Exec of the
+// whole script (the simple protocol: one round trip). A cached script that fails with an unknown
+// name (an object outside src that it names was renamed) is generated again and retried once.
+//
+// What is rewritten from src to dst: every object the script creates is qualified with dst; what
+// PostgreSQL renders (column types, defaults and generation expressions, constraints, indexes,
+// views, triggers, rules, policies, partition bounds, BEGIN ATOMIC function bodies) is rendered
+// with src first on the search path, so that src's objects print unqualified and resolve, on
+// replay with dst first, to dst's copies, while objects of other schemas print as they resolve (a
+// foreign key to public.plans keeps pointing at public.plans); a function's SET search_path entries
+// that name src; and, in other function bodies, a qualified name src.x where x is one of src's
+// tables, views, sequences, indexes, types or functions, outside string literals and comments.
+//
+// What is not: names inside string literals (dynamic SQL in EXECUTE, trigger arguments), an
+// unqualified name in a function body (it resolves at run time through the caller's search path,
+// which the driver sets to the tenant), a body's alias or variable named like src followed by a
+// field named like one of src's objects (rewritten as if it were the schema), and what depends on
+// roles: owners and grants are not copied (dst's objects belong to the role that clones, and
+// default privileges apply), nor is the comment on the schema itself.
+//
+// Some kinds of object cannot be cloned, and make the clone fail with an error that names each:
+// aggregates, operators, operator classes and families, base and range types, text search
+// objects, conversions, statistics objects, foreign tables, typed tables, inheritance other than
+// partitioning, partitions of other schemas' tables, objects that belong to an extension, and a
+// dependency cycle that no order of whole objects breaks (a column default that calls one of
+// src's functions, which may use the table's row type, is set after the table, as pg_dump does).
 func (e *Engine) cloneInTx(ctx context.Context, tx *sql.Tx, src, dst string) error {
-	drv, err := postgres.Open(tx)
+	fp, err := cloneFingerprint(ctx, tx, src)
 	if err != nil {
 		return err
 	}
-	s, err := e.inspect(ctx, tx, drv, src)
-	if err != nil {
-		return err
-	}
-	if err := setLocal(ctx, tx, "search_path", e.searchPath(dst)); err != nil {
-		return err
-	}
-	s.Name = dst
-	changes, err := drv.SchemaDiff(schema.New(dst), s)
-	if err != nil {
-		return err
-	}
-	plan, err := planOrEmpty(ctx, drv, changes)
-	if err != nil {
-		return err
-	}
-	if err := e.execPlan(ctx, tx, plan); err != nil {
-		return err
-	}
-	// Rows, parents before children, so that each foreign key holds when its statement ends.
-	for _, t := range dependencyOrder(s.Tables) {
-		if _, err := tx.ExecContext(ctx, copyRows(t, src, dst)); err != nil {
-			return fmt.Errorf("copy rows of %s: %w", t.Name, err)
+	cache := e.clones
+	script, cached := cache.get(fp)
+	if !cached {
+		if script, err = e.generateClone(ctx, tx, src, fp); err != nil {
+			return err
 		}
+		cache.put(fp, script)
 	}
-	// Sequences: continue after the source's current values.
-	_, err = tx.ExecContext(ctx, `SELECT pg_catalog.setval(format('%I.%I', $2::text, d.sequencename), d.last_value, true)
-		FROM pg_catalog.pg_sequences d WHERE d.schemaname = $1 AND d.last_value IS NOT NULL`, src, dst)
-	if err != nil {
-		return fmt.Errorf("copy sequence values: %w", err)
+	err = replayClone(ctx, tx, script, dst)
+	if err == nil || !cached || ctx.Err() != nil || !staleName(err) {
+		return err
 	}
+	// The cached script names something that changed outside src: generate it again from the
+	// catalog as it is now, and retry.
+	cache.drop(fp)
+	if script, err = e.generateClone(ctx, tx, src, fp); err != nil {
+		return err
+	}
+	if err := replayClone(ctx, tx, script, dst); err != nil {
+		return err
+	}
+	cache.put(fp, script)
 	return nil
 }
 
-// copyRows returns the statement that copies a table's rows from src to dst. Generated columns are
-// left to compute; values of the source schema's enum types are cast through text to dst's copies.
-func copyRows(t *schema.Table, src, dst string) string {
-	var cols, vals []string
-	for _, c := range t.Columns {
-		if slices.ContainsFunc(c.Attrs, func(a schema.Attr) bool { _, ok := a.(*schema.GeneratedExpr); return ok }) {
-			continue
-		}
-		cols = append(cols, quoteIdent(c.Name))
-		v := quoteIdent(c.Name)
-		if e, ok := c.Type.Type.(*schema.EnumType); ok && e.Schema != nil && e.Schema.Name == dst {
-			v += "::text::" + quoteIdent(dst) + "." + quoteIdent(e.T)
-		}
-		vals = append(vals, v)
-	}
-	list := strings.Join(cols, ", ")
-	return fmt.Sprintf("INSERT INTO %s.%s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s.%s",
-		quoteIdent(dst), quoteIdent(t.Name), list, strings.Join(vals, ", "), quoteIdent(src), quoteIdent(t.Name))
+// staleName reports whether err is an error of SQLSTATE class 42 (an undefined or ambiguous name,
+// among others), which a cached script gives when an object outside the source was renamed.
+func staleName(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "42")
 }
 
-// dependencyOrder sorts tables so that each comes after the tables its foreign keys reference
-// within the schema. Tables in a reference cycle keep their relative order.
-func dependencyOrder(tables []*schema.Table) []*schema.Table {
-	var out []*schema.Table
-	state := map[*schema.Table]int{} // 1 visiting, 2 done
-	var visit func(t *schema.Table)
-	visit = func(t *schema.Table) {
-		if state[t] != 0 {
-			return
-		}
-		state[t] = 1
-		for _, fk := range t.ForeignKeys {
-			if fk.RefTable != nil && fk.RefTable != t && fk.RefTable.Schema == t.Schema {
-				visit(fk.RefTable)
+// cloneStmtError says which statement of a clone failed.
+type cloneStmtError struct {
+	stmt string
+	err  error
+}
+
+func (e *cloneStmtError) Error() string {
+	return fmt.Sprintf("statement %q: %v", oneLine(e.stmt), e.err)
+}
+
+func (e *cloneStmtError) Unwrap() error { return e.err }
+
+const cloneSavepoint = "pgschemas_clone"
+
+// replayClone runs the script for dst as one multi-statement Exec (the simple protocol: one round trip)
+// under a savepoint. On failure it rolls back to the savepoint, so that tx stays usable, and,
+// unless the context ended, runs the statements one by one to name the one that fails, then rolls
+// back again.
+func replayClone(ctx context.Context, tx *sql.Tx, script *cloneScript, dst string) error {
+	stmts := script.render(dst)
+	all := "SAVEPOINT " + cloneSavepoint + ";\n" + strings.Join(stmts, ";\n") + ";\nRELEASE SAVEPOINT " + cloneSavepoint
+	_, err := tx.ExecContext(ctx, all)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	back := "ROLLBACK TO SAVEPOINT " + cloneSavepoint
+	if _, rerr := tx.ExecContext(ctx, back); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	for _, s := range stmts {
+		if _, serr := tx.ExecContext(ctx, s); serr != nil {
+			if _, rerr := tx.ExecContext(ctx, back); rerr != nil {
+				return errors.Join(&cloneStmtError{stmt: s, err: serr}, rerr)
 			}
+			return &cloneStmtError{stmt: s, err: serr}
 		}
-		state[t] = 2
-		out = append(out, t)
 	}
-	for _, t := range tables {
-		visit(t)
+	// Statement by statement, the script went through: report the first error, and undo.
+	if _, rerr := tx.ExecContext(ctx, back); rerr != nil {
+		return errors.Join(err, rerr)
 	}
-	return out
+	return err
 }
 
-func planOrEmpty(ctx context.Context, drv migrate.Driver, changes schema.Changes) (*migrate.Plan, error) {
-	if len(changes) == 0 {
-		return &migrate.Plan{}, nil
+// cloneKey identifies a generated script: the source schema's name and oid and the fingerprint
+// of its catalog rows.
+type cloneKey struct {
+	src         string
+	oid         uint32
+	fingerprint string
+}
+
+// cloneScripts caches the generated scripts of one engine.
+type cloneScripts struct {
+	mu sync.Mutex
+	m  map[cloneKey]*cloneScript
+}
+
+func (c *cloneScripts) get(k cloneKey) (*cloneScript, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[k]
+	return s, ok
+}
+
+// put stores a script, replacing the scripts of older fingerprints of the same source.
+func (c *cloneScripts) put(k cloneKey, s *cloneScript) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for old := range c.m {
+		if old.src == k.src {
+			delete(c.m, old)
+		}
 	}
-	return drv.PlanChanges(ctx, "", changes)
+	c.m[k] = s
+}
+
+func (c *cloneScripts) drop(k cloneKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, k)
 }

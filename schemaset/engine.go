@@ -118,12 +118,16 @@ type Engine struct {
 
 	mu      sync.Mutex
 	desired map[string]*desired
+
+	// clones caches the clone scripts generated from each source schema (clone.go).
+	clones *cloneScripts
 }
 
 // New returns an engine for set on db. db is a database/sql pool on the pgx driver ("pgx") or on
 // the pgschemas driver; the engine names every schema explicitly and uses no tenant context.
 func New(set *Set, db *sql.DB, opts Options) *Engine {
-	return &Engine{set: set, db: db, opts: opts, desired: map[string]*desired{}}
+	return &Engine{set: set, db: db, opts: opts, desired: map[string]*desired{},
+		clones: &cloneScripts{m: map[cloneKey]*cloneScript{}}}
 }
 
 // Set returns the engine's set.

@@ -158,20 +158,40 @@ func (d Domain) String() string {
 	return d.Domain + "/" + d.Folder
 }
 
-// fill brings a new, empty schema to the dynamic tenants' state: a clone of the reference when it is
-// configured and recorded at the current fingerprint, else the plan from the apps.
+// fill brings a new, empty schema to the dynamic tenants' state.
+//
+// With a reference configured and present, it clones the reference (structure and rows, see
+// cloneInTx) when the reference is recorded at the apps' current fingerprint. When the reference
+// is behind (no record, or another fingerprint), it refuses with ErrReferenceBehind, which says to
+// run apply first: it never builds a tenant that lacks the reference's rows or is behind, and it
+// does not bring the reference up to date itself, because an engine whose apps are older than the
+// database's (an old instance during a rolling deploy) would take the reference backwards.
+// Creation holds the apply lock shared, so it never sees a reference halfway through an apply.
+//
+// Without a reference configured, or before the reference exists (no apply has created it yet),
+// it runs the apps' plan, and logs a warning in the second case.
 func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) error {
 	if ref := e.set.Config.Reference(); ref != "" {
+		var exists bool
 		var fp string
-		err := tx.QueryRowContext(ctx, `SELECT fingerprint FROM public.pgschemas_schema_state s
-			JOIN pg_catalog.pg_namespace n ON n.nspname = s.schema_name WHERE s.schema_name = $1`, ref).Scan(&fp)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1),
+			coalesce((SELECT fingerprint FROM public.pgschemas_schema_state WHERE schema_name = $1), '')`, ref).Scan(&exists, &fp)
+		if err != nil {
 			return err
 		}
-		if fp == e.set.Fingerprint(Target{Schema: ref, Kind: KindReference}) {
+		want := e.set.Fingerprint(Target{Schema: ref, Kind: KindReference})
+		switch {
+		case exists && fp == want:
 			return e.cloneInTx(ctx, tx, ref, t.Schema)
+		case exists:
+			recorded := "no record"
+			if fp != "" {
+				recorded = "recorded at fingerprint " + fp[:min(12, len(fp))]
+			}
+			return fmt.Errorf("%w: reference %q (%s) is not at these apps' fingerprint %s; run apply first, then create the tenant",
+				ErrReferenceBehind, ref, recorded, want[:12])
 		}
-		e.opts.logger().WarnContext(ctx, "the reference schema is missing or behind the apps; creating the tenant from the apps (run apply to refresh the reference)",
+		e.opts.logger().WarnContext(ctx, "the reference schema does not exist yet; creating the tenant from the apps (run apply to create the reference)",
 			"reference", ref, "tenant", t.Schema)
 	}
 	drv, err := postgres.Open(tx)

@@ -161,7 +161,7 @@ Exit codes: 0 done; 1 failed (a schema failed or was refused, a database or conf
 	})
 	cmd.AddCommand(
 		a.applyCmd(), a.planCmd(), a.statusCmd(), a.createRefSchemaCmd(), a.tenantCmd(),
-		a.cloneCmd(), a.execCmd(), a.whowillCmd(), a.inspectCmd(),
+		a.cloneCmd(), a.execCmd(), a.whowillCmd(), a.inspectCmd(), a.demoCmd(),
 	)
 	return cmd
 }

@@ -67,3 +67,41 @@ func TestNoServer(t *testing.T) {
 		}
 	}
 }
+
+// TestPgBouncer checks that a database of the test server is reachable through the PgBouncer of
+// PGSCHEMAS_TEST_PGBOUNCER_DSN, and that the PgBouncer pools transactions: two transactions of one
+// client land on different server sessions when another client holds the first one.
+func TestPgBouncer(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	// Exec mode: pgx's prepared statements do not survive transaction pooling.
+	through := pgtest.WithParams(pgtest.PgBouncer(t, dsn), "default_query_exec_mode", "exec")
+	a, b := connect(t, through), connect(t, through)
+	var name string
+	if err := a.QueryRow(ctx, "SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := pgx.ParseConfig(dsn); name != want.Database {
+		t.Errorf("through PgBouncer: database %q, want %q", name, want.Database)
+	}
+	pid := func(c *pgx.Conn) (p int) {
+		t.Helper()
+		if err := c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := pid(a)
+	if _, err := b.Exec(ctx, "BEGIN"); err != nil { // b holds a server session...
+		t.Fatal(err)
+	}
+	held := pid(b)
+	second := pid(a) // ... so a's next transaction runs on the other one
+	if _, err := b.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if first != held || second == first {
+		t.Errorf("server sessions: a ran on %d, b held %d, then a ran on %d: want a moved off the one b held; is pool_mode=transaction?",
+			first, held, second)
+	}
+}
