@@ -38,8 +38,11 @@ func (a *app) tenantCreateCmd() *cobra.Command {
 		Use:   "create NAME [--domain HOST[/FOLDER]]...",
 		Short: "Create a dynamic tenant",
 		Long: `create creates the dynamic tenant NAME: in one transaction, its row, its domains and its schema, with
-its tables. It clones the reference schema (rows included) when one is configured and up to date, else
-builds the tables from the apps. On failure nothing is left behind.
+its tables. With a reference schema configured (clone_reference), it clones the reference, rows
+included; when the reference exists but is behind the apps, it refuses and says to run apply first
+(it never creates a tenant that is behind), and when the reference does not exist yet, it builds the
+tables from the apps. Without a reference, it builds the tables from the apps. On failure, or when
+interrupted, nothing is left behind.
 
 NAME is the tenant's schema name: a letter or underscore, then letters, digits or underscores, at most
 63 in all; not pg_..., not pgschemas_..., and not public, a static tenant or the reference (ignoring case).
@@ -150,9 +153,13 @@ func (a *app) cloneCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "clone SRC DST [--tenant]",
 		Short: "Copy a schema, tables and rows, to a new schema",
-		Long: `clone copies the schema SRC to the new schema DST in one transaction: tables, indexes, constraints,
-enum types, sequences and rows. DST must not exist. With --tenant, DST also becomes a dynamic tenant
-(it gets a tenant row, and its name must pass the tenant rules).`,
+		Long: `clone copies the schema SRC to the new schema DST in one transaction: tables (partitioned ones with
+their partitions), columns with their defaults, identity and generated columns, indexes, constraints,
+foreign keys (those inside SRC re-pointed to DST, those to public kept), enum types, domains,
+sequences (starting after SRC's current values), views, functions, triggers and comments, and the
+rows of every table. References to SRC in them are rewritten to DST. DST must not exist: an existing
+DST is refused and left untouched, and a failure leaves nothing behind. With --tenant, DST also
+becomes a dynamic tenant (it gets a tenant row, and its name must pass the tenant rules).`,
 		Example: `  schemaset clone sample sample_backup
   schemaset clone acme acme2 --tenant`,
 		Args: exactArgs("SRC", "DST"),
