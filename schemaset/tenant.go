@@ -65,8 +65,9 @@ func (s *Set) CheckTenantName(name string) error {
 
 // CreateTenant creates a dynamic tenant: in one transaction it inserts the tenant's row and domains,
 // creates its schema, and fills it, by cloning the reference when one is configured and up to
-// date, else from the apps. The first domain is the primary one unless another is marked. On any
-// failure, nothing is left: no row, no domain and no schema.
+// date, else from the apps. When the reference exists but is behind the apps, it creates nothing
+// and returns ErrReferenceBehind (run Apply first). The first domain is the primary one unless
+// another is marked. On any failure, nothing is left: no row, no domain and no schema.
 func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domain) error {
 	if e.set.Config.Dynamic == nil {
 		return fmt.Errorf("schemaset: create tenant %q: %w", name, ErrNoDynamic)
