@@ -298,7 +298,7 @@ func (e *Engine) emit(opts ApplyOptions, r Result) {
 // end(false) undoes either.
 func (e *Engine) scope(ctx context.Context, shared *sql.Tx) (*sql.Tx, func(ok bool), error) {
 	if shared == nil {
-		tx, err := e.db.BeginTx(ctx, nil)
+		tx, err := beginTx(ctx, e.db)
 		if err != nil {
 			return nil, nil, err
 		}
