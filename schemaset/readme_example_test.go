@@ -79,7 +79,7 @@ func Example_forEach() {
 	}
 	defer db.Close()
 
-	targets, err := engine.Select(ctx, schemaset.Selector{Schemas: []string{"hooli", "umbrella"}}) // or {Dynamic: true}
+	targets, err := engine.Select(ctx, schemaset.Selector{Dynamic: true})
 	if err != nil {
 		log.Fatal(err)
 	}
