@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,6 +52,7 @@ func TestDemoDatabaseURL(t *testing.T) {
 		t.Errorf("ready file = %+v, want server url and a database pgschemas_demo_...", d.ready)
 	}
 	d.exercise()
+	d.tryCurlLines()
 	d.stop()
 
 	var n int
@@ -199,7 +201,7 @@ func TestDemoFindsSampleConfig(t *testing.T) {
 type demoRun struct {
 	t              *testing.T
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer // read only once exited is closed
+	stdout, stderr lockedBuffer
 	exited         chan struct{}
 	waitErr        error // set before exited is closed
 	readyFile      string
@@ -456,4 +458,76 @@ func processesMentioning(t *testing.T, s string) []string {
 		}
 	}
 	return pids
+}
+
+// lockedBuffer is a bytes.Buffer that the demo's output goroutine may write while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// tryCurlLines runs the curl lines that the demo printed, as a user pastes them, and checks their
+// answers: the note that the second line adds to acme is in acme's answer and not in globex's,
+// and the host of no tenant gets 404. Without curl it only checks that the lines are there.
+func (d *demoRun) tryCurlLines() {
+	t := d.t
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(d.stdout.String(), "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "curl ") {
+			lines = append(lines, l)
+		}
+	}
+	port := fmt.Sprint(d.ready.Port)
+	if len(lines) < 5 || !strings.Contains(lines[0], "http://acme.localhost:"+port+"/api/notes") {
+		t.Fatalf("the demo printed %d curl lines, want at least 5, the first for acme's notes on port %s:\n%s", len(lines), port, strings.Join(lines, "\n"))
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Logf("curl is not installed: the printed curl lines are not run (%v)", err)
+		return
+	}
+	answers := make([]string, len(lines))
+	for i, l := range lines {
+		// The flags go first: a line may end with a # comment.
+		cmd := "curl --silent --show-error --max-time 10 " + strings.TrimPrefix(l, "curl ")
+		out, err := exec.Command("sh", "-c", cmd).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", l, err, out)
+		}
+		answers[i] = string(out)
+	}
+	const added = "hello from acme"
+	for i, l := range lines {
+		switch a := answers[i]; {
+		case strings.Contains(l, "acme.localhost") && strings.Contains(l, "-d "):
+			wantContains(t, "the answer of "+l, a, `"tenant": "acme"`, added)
+		case strings.Contains(l, "globex.localhost"):
+			wantContains(t, "the answer of "+l, a, `"tenant": "globex"`)
+			if strings.Contains(a, added) {
+				t.Errorf("%s: globex sees acme's note:\n%s", l, a)
+			}
+		case strings.Contains(l, "nobody.localhost"):
+			wantContains(t, "the answer of "+l, a, "404 Not Found", "no tenant at")
+		case strings.Contains(l, "shared.localhost"):
+			wantContains(t, "the answer of "+l, a, "initech")
+		}
+	}
+	for _, n := range d.notes("acme", "acme.localhost", "") {
+		if n.Body == added {
+			return
+		}
+	}
+	t.Errorf("acme has no note %q after the printed curl lines ran", added)
 }
