@@ -66,20 +66,8 @@ func ExampleEngine_Apply() {
 
 func ExampleEngine_CreateTenant() {
 	ctx := context.Background()
-	set, err := schemaset.LoadFile("../testdata/pgschemas.hcl")
-	if err != nil {
-		log.Fatal(err)
-	}
-	db, err := sql.Open("pgx", pgtest.ExampleDSN())
-	if err != nil {
-		log.Fatal(err)
-	}
+	engine, db := exampleEngine(ctx) // the sample set, applied
 	defer db.Close()
-	engine := schemaset.New(set, db, schemaset.Options{})
-	targets, _ := engine.Select(ctx, schemaset.Selector{All: true})
-	if _, err := engine.Apply(ctx, targets, schemaset.ApplyOptions{}); err != nil {
-		log.Fatal(err)
-	}
 
 	// The reference is current, so the tenant is a clone of it.
 	d, err := schemaset.ParseDomain("customers.example.test/acme")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,12 +25,13 @@ import (
 	"github.com/pgschemas/pgschemas/internal/pgtest"
 )
 
-// TestDemoURL runs the demo on the test server (--url): it must work in a database of its own and
-// drop it on exit, leaving the database it was given as it was.
-func TestDemoURL(t *testing.T) {
+// TestDemoDatabaseURL runs the demo with DATABASE_URL naming a throwaway database of the test
+// server: it must work in a database of its own, drop it on exit, and leave the database it was given
+// as it was.
+func TestDemoDatabaseURL(t *testing.T) {
 	t.Parallel()
-	admin := pgtest.AdminDSN(t)
-	db, err := sql.Open("pgx", admin)
+	given := pgtest.NewDatabase(t)
+	db, err := sql.Open("pgx", given)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,11 +47,12 @@ func TestDemoURL(t *testing.T) {
 	}
 	before := objects()
 
-	d := startDemo(t, "--url", admin)
+	d := startDemo(t, []string{"DATABASE_URL=" + given})
 	if d.ready.Server != "url" || !strings.HasPrefix(d.ready.Database, "pgschemas_demo_") {
 		t.Errorf("ready file = %+v, want server url and a database pgschemas_demo_...", d.ready)
 	}
 	d.exercise()
+	d.tryCurlLines()
 	d.stop()
 
 	var n int
@@ -59,8 +63,20 @@ func TestDemoURL(t *testing.T) {
 		t.Errorf("the demo's database %s is still there after it stopped", d.ready.Database)
 	}
 	if after := objects(); after != before {
-		t.Errorf("the database given with --url changed: %s before the demo, %s after", before, after)
+		t.Errorf("the database given with DATABASE_URL changed: %s before the demo, %s after", before, after)
 	}
+	wantContains(t, "stdout", d.stdout.String(), "dropped the database "+d.ready.Database)
+}
+
+// TestDemoURLFlag: --url names the server as DATABASE_URL does, and wins over it.
+func TestDemoURLFlag(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t, []string{"DATABASE_URL=postgres://nobody@127.0.0.1:1/nothing"}, "--url", pgtest.AdminDSN(t))
+	if d.ready.Server != "url" {
+		t.Errorf("ready file = %+v, want server url", d.ready)
+	}
+	d.notes("acme", "acme.localhost", "")
+	d.stop()
 	wantContains(t, "stdout", d.stdout.String(), "dropped the database "+d.ready.Database)
 }
 
@@ -68,14 +84,18 @@ func TestDemoURL(t *testing.T) {
 // local initdb and pg_ctl (as the postgres user when the test runs as root), and remove it on exit.
 func TestDemoInitdb(t *testing.T) {
 	t.Parallel()
-	if _, err := defaultPostgresFinder(os.Getenv).findBin(); err != nil {
+	_, err := defaultPostgresFinder(os.Getenv).findBin()
+	if err == nil {
+		_, err = serverUser()
+	}
+	switch {
+	case err != nil && os.Getenv("CI") == "true":
+		t.Fatalf("CI=true, and the embedded mode cannot run here (install PostgreSQL's server programs): %v", err)
+	case err != nil:
 		t.Skipf("the embedded mode needs PostgreSQL's server programs: %v", err)
 	}
-	if _, err := serverUser(); err != nil {
-		t.Skipf("the embedded mode cannot run here: %v", err)
-	}
 
-	d := startDemo(t)
+	d := startDemo(t, nil)
 	if d.ready.Server != "initdb" || d.ready.DataDir == "" || d.ready.PostgresPID == 0 {
 		t.Fatalf("ready file = %+v, want server initdb with its folder and postmaster", d.ready)
 	}
@@ -181,7 +201,7 @@ func TestDemoFindsSampleConfig(t *testing.T) {
 type demoRun struct {
 	t              *testing.T
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer // read only once exited is closed
+	stdout, stderr lockedBuffer
 	exited         chan struct{}
 	waitErr        error // set before exited is closed
 	readyFile      string
@@ -189,10 +209,11 @@ type demoRun struct {
 	client         *http.Client
 }
 
-// startDemo starts "schemaset demo --port 0 --ready-file ... args", without DATABASE_URL, in this
-// folder (so that it finds the sample set by itself), and waits until it serves. At the end of the
+// startDemo starts "schemaset demo --port 0 --ready-file ... args" in this folder (so that it finds
+// the sample set by itself), with env added to the environment but without the test's own
+// DATABASE_URL, and waits until it serves. At the end of the
 // test it interrupts the demo, if it still runs, so that it cleans up.
-func startDemo(t *testing.T, args ...string) *demoRun {
+func startDemo(t *testing.T, env []string, args ...string) *demoRun {
 	t.Helper()
 	d := &demoRun{t: t, exited: make(chan struct{}), readyFile: filepath.Join(t.TempDir(), "ready.json"),
 		client: &http.Client{
@@ -200,7 +221,7 @@ func startDemo(t *testing.T, args ...string) *demoRun {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}}
 	d.cmd = exec.Command(binary(t), append([]string{"demo", "--port", "0", "--ready-file", d.readyFile}, args...)...)
-	d.cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DATABASE_URL=") })
+	d.cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DATABASE_URL=") }), env...)
 	d.cmd.Stdout, d.cmd.Stderr = &d.stdout, &d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -273,6 +294,14 @@ func (d *demoRun) stop() {
 	wantContains(d.t, "stdout", d.stdout.String(), "stopping")
 	if _, err := os.Stat(d.readyFile); !errors.Is(err, os.ErrNotExist) {
 		d.t.Errorf("the ready file is still there after the demo stopped (stat: %v)", err)
+	}
+	if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", d.ready.Port), time.Second); err == nil {
+		conn.Close()
+		d.t.Errorf("port %d still accepts connections after the demo stopped", d.ready.Port)
+	}
+	// The demo's command line names the ready file: no process may still run it.
+	if pids := processesMentioning(d.t, d.readyFile); len(pids) > 0 {
+		d.t.Errorf("processes %v still run the demo after it stopped", pids)
 	}
 }
 
@@ -429,4 +458,76 @@ func processesMentioning(t *testing.T, s string) []string {
 		}
 	}
 	return pids
+}
+
+// lockedBuffer is a bytes.Buffer that the demo's output goroutine may write while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// tryCurlLines runs the curl lines that the demo printed, as a user pastes them, and checks their
+// answers: the note that the second line adds to acme is in acme's answer and not in globex's,
+// and the host of no tenant gets 404. Without curl it only checks that the lines are there.
+func (d *demoRun) tryCurlLines() {
+	t := d.t
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(d.stdout.String(), "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "curl ") {
+			lines = append(lines, l)
+		}
+	}
+	port := fmt.Sprint(d.ready.Port)
+	if len(lines) < 5 || !strings.Contains(lines[0], "http://acme.localhost:"+port+"/api/notes") {
+		t.Fatalf("the demo printed %d curl lines, want at least 5, the first for acme's notes on port %s:\n%s", len(lines), port, strings.Join(lines, "\n"))
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Logf("curl is not installed: the printed curl lines are not run (%v)", err)
+		return
+	}
+	answers := make([]string, len(lines))
+	for i, l := range lines {
+		// The flags go first: a line may end with a # comment.
+		cmd := "curl --silent --show-error --max-time 10 " + strings.TrimPrefix(l, "curl ")
+		out, err := exec.Command("sh", "-c", cmd).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", l, err, out)
+		}
+		answers[i] = string(out)
+	}
+	const added = "hello from acme"
+	for i, l := range lines {
+		switch a := answers[i]; {
+		case strings.Contains(l, "acme.localhost") && strings.Contains(l, "-d "):
+			wantContains(t, "the answer of "+l, a, `"tenant": "acme"`, added)
+		case strings.Contains(l, "globex.localhost"):
+			wantContains(t, "the answer of "+l, a, `"tenant": "globex"`)
+			if strings.Contains(a, added) {
+				t.Errorf("%s: globex sees acme's note:\n%s", l, a)
+			}
+		case strings.Contains(l, "nobody.localhost"):
+			wantContains(t, "the answer of "+l, a, "404 Not Found", "no tenant at")
+		case strings.Contains(l, "shared.localhost"):
+			wantContains(t, "the answer of "+l, a, "initech")
+		}
+	}
+	for _, n := range d.notes("acme", "acme.localhost", "") {
+		if n.Body == added {
+			return
+		}
+	}
+	t.Errorf("acme has no note %q after the printed curl lines ran", added)
 }

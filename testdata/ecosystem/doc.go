@@ -6,6 +6,9 @@
 // schema that fails. It then reads every schema's table directly, and checks that each holds its
 // own rows and nothing else.
 //
+// Its Examples (readme_example_test.go) are the README's sqlx, bun and gorm snippets, run against
+// a database that TestMain makes; the main module's internal/readme checks that they match.
+//
 // This is a module of its own, so that a user of pgschemas never inherits these libraries. Run it
 // from this folder: go test ./... (PGSCHEMAS_TEST_DSN names the server; without it,
 // postgres://postgres@127.0.0.1:5432; with CI=true, a missing server fails the run, elsewhere the

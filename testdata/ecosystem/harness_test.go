@@ -29,30 +29,55 @@ var databases atomic.Int64
 // its connection config. Without a server it skips t, or fails it under CI=true.
 func newDatabase(t *testing.T) *pgx.ConnConfig {
 	t.Helper()
+	db, drop, err := createDatabase()
+	var noServer *noServerError
+	switch {
+	case errors.As(err, &noServer) && os.Getenv("CI") == "true":
+		t.Fatal(err)
+	case errors.As(err, &noServer):
+		t.Skip(err)
+	case err != nil:
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return db
+}
+
+// noServerError says that the test server cannot be reached.
+type noServerError struct{ err error }
+
+func (e *noServerError) Error() string {
+	return fmt.Sprintf("no PostgreSQL server (%v): set %s to a connection string, or start one on 127.0.0.1:5432", e.err, envDSN)
+}
+
+// createDatabase creates a throwaway database on the test server (envDSN, else defaultDSN), and
+// returns its connection config and the func that drops it. A server that cannot be reached is a
+// *noServerError.
+func createDatabase() (*pgx.ConnConfig, func() error, error) {
 	dsn := os.Getenv(envDSN)
 	if dsn == "" {
 		dsn = defaultDSN
 	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		t.Fatalf("%s: %v", envDSN, err)
+		return nil, nil, fmt.Errorf("%s: %w", envDSN, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		msg := fmt.Sprintf("no PostgreSQL server (%v): set %s to a connection string, or start one on 127.0.0.1:5432", err, envDSN)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		return nil, nil, &noServerError{err: err}
 	}
 	defer admin.Close(context.Background())
 	name := fmt.Sprintf("pgschemas_ecosystem_%d_%d", os.Getpid(), databases.Add(1))
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	t.Cleanup(func() {
+	drop := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, err := pgx.ConnectConfig(ctx, cfg)
@@ -61,12 +86,13 @@ func newDatabase(t *testing.T) *pgx.ConnConfig {
 			c.Close(ctx)
 		}
 		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
+			return fmt.Errorf("drop database %s: %w", name, err)
 		}
-	})
+		return nil
+	}
 	db := cfg.Copy()
 	db.Database = name
-	return db
+	return db, drop, nil
 }
 
 // targets are where the scenario runs: two tenants, and public through a context without a schema.
