@@ -71,7 +71,7 @@ func TestDemoInitdb(t *testing.T) {
 	if _, err := defaultPostgresFinder(os.Getenv).findBin(); err != nil {
 		t.Skipf("the embedded mode needs PostgreSQL's server programs: %v", err)
 	}
-	if _, err := serverUser(); err != nil {
+	if _, err := pgtest.ServerUser(); err != nil {
 		t.Skipf("the embedded mode cannot run here: %v", err)
 	}
 
