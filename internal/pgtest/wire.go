@@ -126,6 +126,16 @@ func (p *Proxy) SetIntercept(f func(typ byte, stmt string) bool) {
 	p.hook = f
 }
 
+// Sever closes every live connection through the proxy, both sides, as a network failure would;
+// the proxy keeps accepting new ones.
+func (p *Proxy) Sever() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		_ = c.Close()
+	}
+}
+
 // errDropped ends a connection whose message the intercept hook dropped.
 var errDropped = errors.New("pgtest: proxy: message dropped by the intercept hook")
 
