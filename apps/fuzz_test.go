@@ -42,7 +42,7 @@ func FuzzLoad(f *testing.F) {
 			}
 			got = a.Steps[0].SQL
 		default:
-			if len(a.Files) != 1 || a.Files[0].Path != name[len("app/"):] && a.Files[0].Path != name {
+			if len(a.Files) != 1 || a.Files[0].Path != name {
 				t.Fatalf("kind %d, %q: files %+v", kind%3, data, a.Files)
 			}
 			got = string(a.Files[0].Data)
