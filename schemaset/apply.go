@@ -298,7 +298,8 @@ func (e *Engine) emit(opts ApplyOptions, r Result) {
 // end(false) undoes either.
 func (e *Engine) scope(ctx context.Context, shared *sql.Tx) (*sql.Tx, func(ok bool), error) {
 	if shared == nil {
-		tx, err := e.db.BeginTx(ctx, nil)
+		// Without ctx's cancel, as inTx: a cancel then never races the caller's COMMIT.
+		tx, err := e.db.BeginTx(context.WithoutCancel(ctx), nil)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -83,7 +83,8 @@ func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 	}
 	fmt.Fprintf(&b, "UPDATE public.pgschemas_schema_state SET fingerprint = %s, apps = %s, kind = %s, applied_at = now() WHERE schema_name = %s",
 		quoteLiteral(e.set.Fingerprint(t)), quoteLiteral(textArray(e.set.AppsOf(t))), quoteLiteral(string(t.Kind)), quoteLiteral(t.Schema))
-	tx, err := e.db.BeginTx(ctx, nil)
+	// Without ctx's cancel, as inTx: a cancel then never races the COMMIT.
+	tx, err := e.db.BeginTx(context.WithoutCancel(ctx), nil)
 	if err == nil {
 		if _, err = tx.ExecContext(ctx, b.String()); err == nil {
 			err = tx.Commit()
