@@ -133,7 +133,25 @@ func (c *conn) sqlFor(schema, query string, args []sqldriver.NamedValue, exec bo
 	return "/* pgschemas:" + schema + " */ " + query
 }
 
-func (c *conn) ExecContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Result, error) {
+// ErrConnLost is returned when the connection fails after an Exec or Query was sent: the server may
+// or may not have run it, so the driver does not let database/sql run it again elsewhere.
+var ErrConnLost = errors.New("pgschemas: the connection failed after the statement was sent; it may have run")
+
+// notRetried keeps database/sql from running an operation again that may have run. pgx reports some
+// failures that come after a statement was sent as safe to retry (a MultiResultReader whose read
+// fails answers the next read with "conn closed"), pgx stdlib turns those into driver.ErrBadConn,
+// and database/sql then runs the operation again on another connection: an INSERT could run twice.
+// So when the connection was open as the operation began and is closed at its end, ErrBadConn
+// becomes ErrConnLost. A failure before anything was sent becomes it too: it is then reported
+// rather than retried, which costs a retry but is never wrong.
+func (c *conn) notRetried(wasOpen bool, err *error) {
+	if wasOpen && errors.Is(*err, sqldriver.ErrBadConn) && c.pgx.IsClosed() {
+		*err = ErrConnLost
+	}
+}
+
+func (c *conn) ExecContext(ctx context.Context, query string, args []sqldriver.NamedValue) (_ sqldriver.Result, err error) {
+	defer c.notRetried(!c.pgx.IsClosed(), &err)
 	if c.cn.pooled {
 		return c.pooledExec(ctx, query, args)
 	}
@@ -145,7 +163,8 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []sqldriver.N
 	return c.std.ExecContext(ctx, c.sqlFor(schema, query, args, true), args)
 }
 
-func (c *conn) QueryContext(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Rows, error) {
+func (c *conn) QueryContext(ctx context.Context, query string, args []sqldriver.NamedValue) (_ sqldriver.Rows, err error) {
+	defer c.notRetried(!c.pgx.IsClosed(), &err)
 	if c.cn.pooled {
 		return c.pooledQuery(ctx, query, args)
 	}

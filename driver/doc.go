@@ -28,6 +28,9 @@
 //     names in public; the driver refuses instead, and the statement does not run.
 //   - ErrSchemaMismatch: inside a transaction, a context named another schema than BeginTx's.
 //     The statement does not run. A context without a schema runs in the transaction's schema.
+//   - ErrConnLost: the connection failed after an Exec or Query was sent, so it may have run.
+//     database/sql does not run it again elsewhere (pgx stdlib lets it, and an INSERT can then
+//     run twice); the caller decides whether a retry is safe.
 //
 // Transactions are bound to their schema at BeginTx, which in session mode sets the path before
 // BEGIN so that no rollback can undo it. A path the driver had to set inside a server transaction (a BEGIN sent as

@@ -523,18 +523,6 @@ func TestFailedSetLeavesThePathUnknown(t *testing.T) {
 
 func testFailedSetLeavesThePathUnknown(t *testing.T, pc poolCase) {
 	dsn := tenantDB(t, "a", "b")
-	ctx := context.Background()
-	lockCatalog := func(t *testing.T) (unlock func()) {
-		t.Helper()
-		locker, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := locker.Exec(ctx, "BEGIN; LOCK TABLE pg_catalog.pg_namespace IN ACCESS EXCLUSIVE MODE"); err != nil {
-			t.Fatal(err)
-		}
-		return func() { locker.Exec(ctx, "ROLLBACK"); locker.Close(ctx) }
-	}
 
 	for _, tc := range []struct {
 		setting, sqlstate, says string
@@ -546,7 +534,7 @@ func testFailedSetLeavesThePathUnknown(t *testing.T, pc poolCase) {
 			db := open(t, pgtest.WithParams(pc.dsn(t, dsn), tc.setting, "200"))
 			db.SetMaxOpenConns(1)
 			wantOwner(t, db, "a", "setup")
-			unlock := lockCatalog(t)
+			unlock := lockCatalog(t, dsn)
 			_, err := db.ExecContext(in("b"), "INSERT INTO items VALUES ('after a failed set')")
 			unlock()
 			var se *driver.SchemaError
@@ -571,7 +559,7 @@ func testFailedSetLeavesThePathUnknown(t *testing.T, pc poolCase) {
 		db := open(t, pc.dsn(t, dsn))
 		db.SetMaxOpenConns(1)
 		wantOwner(t, db, "a", "setup")
-		unlock := lockCatalog(t)
+		unlock := lockCatalog(t, dsn)
 		cctx, cancel := context.WithTimeout(in("b"), 200*time.Millisecond)
 		var s string
 		err := db.QueryRowContext(cctx, "SELECT owner FROM items").Scan(&s)

@@ -176,7 +176,7 @@ func connLost(err error) bool {
 		return pgErr.Code == "57P01" || strings.HasPrefix(pgErr.Code, "08")
 	}
 	var netErr net.Error
-	return errors.Is(err, sqldriver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.EOF) ||
+	return errors.Is(err, sqldriver.ErrBadConn) || errors.Is(err, driver.ErrConnLost) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.As(err, &netErr)
 }

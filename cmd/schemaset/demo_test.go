@@ -86,7 +86,7 @@ func TestDemoInitdb(t *testing.T) {
 	t.Parallel()
 	_, err := defaultPostgresFinder(os.Getenv).findBin()
 	if err == nil {
-		_, err = serverUser()
+		_, err = pgtest.ServerUser()
 	}
 	switch {
 	case err != nil && os.Getenv("CI") == "true":

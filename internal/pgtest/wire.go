@@ -69,6 +69,7 @@ type Proxy struct {
 	conns  map[net.Conn]struct{} // live client and server connections
 	stats  WireStats
 	stmts  []string
+	hook   func(typ byte, stmt string) bool
 }
 
 // StartProxy listens on 127.0.0.1:0 and forwards each accepted connection to target ("host:port").
@@ -113,6 +114,30 @@ func (p *Proxy) Statements() []string {
 	defer p.mu.Unlock()
 	return slices.Clone(p.stmts)
 }
+
+// SetIntercept makes the proxy call f with each typed message a client sends, after counting it
+// and before forwarding it: typ is the message type ('Q', 'P', 'B', 'E', 'S', ...), and stmt the
+// SQL text of a Query or Parse message ("" for the others). When f returns false the message is
+// not forwarded, and both sides of that connection are closed, as if the network failed just before
+// it. f runs on the goroutine of the connection, which waits for it; a nil f removes the hook.
+func (p *Proxy) SetIntercept(f func(typ byte, stmt string) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hook = f
+}
+
+// Sever closes every live connection through the proxy, both sides, as a network failure would;
+// the proxy keeps accepting new ones.
+func (p *Proxy) Sever() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		_ = c.Close()
+	}
+}
+
+// errDropped ends a connection whose message the intercept hook dropped.
+var errDropped = errors.New("pgtest: proxy: message dropped by the intercept hook")
 
 // DSN returns dsn rewritten to connect through the proxy: its host and port replaced by the
 // proxy's, and sslmode=disable so the traffic can be read. dsn may be in URL form
@@ -372,7 +397,9 @@ func (p *Proxy) relay(br *bufio.Reader, server net.Conn) error {
 		}
 		body := n - 4
 		if typ != 'Q' && typ != 'P' && body > maxWholeLen {
-			p.count(typ, nil)
+			if !p.count(typ, nil) {
+				return errDropped
+			}
 			if _, err := server.Write(hdr[:]); err != nil {
 				return err
 			}
@@ -386,24 +413,27 @@ func (p *Proxy) relay(br *bufio.Reader, server net.Conn) error {
 		if _, err := io.ReadFull(br, buf[5:]); err != nil {
 			return err
 		}
-		p.count(typ, buf[5:])
+		if !p.count(typ, buf[5:]) {
+			return errDropped
+		}
 		if _, err := server.Write(buf); err != nil {
 			return err
 		}
 	}
 }
 
-func (p *Proxy) count(typ byte, body []byte) {
+// count counts a message, and reports whether the intercept hook, if any, lets it through.
+func (p *Proxy) count(typ byte, body []byte) bool {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	var query string
 	switch typ {
 	case 'Q':
-		query, _ := cstring(body)
+		query, _ = cstring(body)
 		p.stats.Queries++
 		p.stmts = append(p.stmts, query)
 	case 'P':
 		_, rest := cstring(body) // statement name
-		query, _ := cstring(rest)
+		query, _ = cstring(rest)
 		p.stats.Parses++
 		p.stmts = append(p.stmts, query)
 	case 'B':
@@ -413,6 +443,9 @@ func (p *Proxy) count(typ byte, body []byte) {
 	case 'S':
 		p.stats.Syncs++
 	}
+	hook := p.hook
+	p.mu.Unlock()
+	return hook == nil || hook(typ, query)
 }
 
 // cstring splits b after its first NUL-terminated string (all of b when there is no NUL).

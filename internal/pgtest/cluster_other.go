@@ -1,0 +1,8 @@
+//go:build !unix
+
+package pgtest
+
+import "syscall"
+
+// procAttr is the default: ServerUser never asks for another user outside unix.
+func procAttr(*OSUser) *syscall.SysProcAttr { return nil }
