@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"ariga.io/atlas/sql/migrate"
-	"ariga.io/atlas/sql/postgres"
 	"github.com/jackc/pgx/v5/pgtype"
 	"golang.org/x/sync/errgroup"
 )
@@ -404,7 +403,7 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		}
 		return fail("", "", err)
 	}
-	drv, err := postgres.Open(tx)
+	drv, err := openAtlas(tx)
 	if err != nil {
 		return fail("", "", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"ariga.io/atlas/sql/migrate"
-	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 
 	"github.com/pgschemas/pgschemas/apps"
@@ -88,7 +87,7 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 	if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
 		return nil, err
 	}
-	drv, err := postgres.Open(tx)
+	drv, err := openAtlas(tx)
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: %w", err)
 	}

@@ -1,0 +1,39 @@
+package schemaset
+
+import (
+	"context"
+	"database/sql"
+
+	"ariga.io/atlas/sql/postgres"
+	"ariga.io/atlas/sql/schema"
+)
+
+// InspectForTest inspects the schema name as the engine does (scoped) or through Atlas' own
+// queries, and returns which rewrites were made.
+func InspectForTest(ctx context.Context, db *sql.DB, name string, scoped bool) (*schema.Schema, map[string]int, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tx.Rollback()
+	rewrote := map[string]int{}
+	q := schema.ExecQuerier(tx)
+	if scoped {
+		q = scopedCatalog{ExecQuerier: tx, rewrote: func(n string) { rewrote[n]++ }}
+	}
+	drv, err := postgres.Open(q)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := drv.InspectSchema(ctx, name, &schema.InspectOptions{Exclude: inspectExclude})
+	return s, rewrote, err
+}
+
+// ScopedRewrites names the rewrites of Atlas' inspection queries.
+func ScopedRewrites() []string {
+	var out []string
+	for _, r := range scopedRewrites {
+		out = append(out, r.name)
+	}
+	return out
+}
