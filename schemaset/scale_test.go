@@ -188,3 +188,25 @@ func TestSetWithoutPublicApps(t *testing.T) {
 		t.Errorf("solo has %d columns, want 39 (10 tables)", got)
 	}
 }
+
+// TestPlanSharesRepresentativePlan: Plan, like Apply, inspects one representative of the tenants
+// recorded at one fingerprint and gives the others its plan with their own name, and changes
+// nothing.
+func TestPlanSharesRepresentativePlan(t *testing.T) {
+	db, names := tenantsSetUp(t, 4)
+	e := schemaset.New(sampleSet(t, addPinned(t)), db, schemaset.Options{})
+	rep := mustRun(t, e, schemaset.Selector{Dynamic: true}, schemaset.ApplyOptions{}, true)
+	for _, r := range rep.Results {
+		if r.Outcome != schemaset.OutcomePlanned || r.Shared != (r.Schema != "t00") || r.FellBack {
+			t.Errorf("%s: %s, shared %v, fell back %v; want planned, shared but for t00", r.Schema, r.Outcome, r.Shared, r.FellBack)
+		}
+		if want := `ALTER TABLE "` + r.Schema + `"."notes" ADD COLUMN "pinned"`; len(r.Statements) != 1 || !strings.HasPrefix(r.Statements[0], want) {
+			t.Errorf("%s: statements %q, want one starting %s", r.Schema, r.Statements, want)
+		}
+	}
+	for _, name := range names {
+		if slices.Contains(columns(t, db, name), "notes.pinned") {
+			t.Errorf("%s has notes.pinned after a plan", name)
+		}
+	}
+}
