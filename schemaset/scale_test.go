@@ -210,3 +210,66 @@ func TestPlanSharesRepresentativePlan(t *testing.T) {
 		}
 	}
 }
+
+// TestNoopSkipsDriftVerifyFindsIt: an apply with nothing to do trusts the records and inspects
+// nothing, so it does not see an index dropped by hand; with Verify it inspects every tenant and
+// puts the index back on that one alone.
+func TestNoopSkipsDriftVerifyFindsIt(t *testing.T) {
+	db, _ := tenantsSetUp(t, 3)
+	index := func() bool {
+		return len(strs(t, db, `SELECT 1 FROM pg_indexes WHERE schemaname = 't01' AND indexname = 'notes_author_idx'`)) == 1
+	}
+	if !index() {
+		t.Fatal("t01 has no index notes_author_idx to drop")
+	}
+	if _, err := db.Exec(`DROP INDEX t01.notes_author_idx`); err != nil {
+		t.Fatal(err)
+	}
+	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
+	rep := mustRun(t, e, schemaset.Selector{Dynamic: true}, schemaset.ApplyOptions{}, false)
+	if got := rep.Count(schemaset.OutcomeUpToDate); got != 3 || index() {
+		t.Fatalf("no-op apply: %d up to date, index back %v; want 3 and false", got, index())
+	}
+	rep = mustRun(t, e, schemaset.Selector{Dynamic: true}, schemaset.ApplyOptions{Verify: true}, false)
+	for _, r := range rep.Results {
+		want := schemaset.OutcomeUpToDate
+		if r.Schema == "t01" {
+			want = schemaset.OutcomeApplied
+		}
+		if r.Outcome != want || r.Shared {
+			t.Errorf("verify: %s %s (shared %v), want %s, own inspection", r.Schema, r.Outcome, r.Shared, want)
+		}
+	}
+	if !index() {
+		t.Error("verify did not put notes_author_idx back on t01")
+	}
+}
+
+// TestStaleRecordIsApplied: a tenant whose record holds another fingerprint than its group is
+// inspected on its own, and its record renewed; the others stay up to date.
+func TestStaleRecordIsApplied(t *testing.T) {
+	db, _ := tenantsSetUp(t, 3)
+	if _, err := db.Exec(`UPDATE pgschemas_schema_state SET fingerprint = 'stale' WHERE schema_name = 't02'`); err != nil {
+		t.Fatal(err)
+	}
+	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
+	rep := mustRun(t, e, schemaset.Selector{Dynamic: true}, schemaset.ApplyOptions{}, false)
+	for _, r := range rep.Results {
+		if r.Outcome != schemaset.OutcomeUpToDate || r.Shared {
+			t.Errorf("%s: %s (shared %v), want up to date", r.Schema, r.Outcome, r.Shared)
+		}
+	}
+	fp := e.Set().Fingerprint(schemaset.Target{Schema: "t02", Kind: schemaset.KindDynamic})
+	if got := strs(t, db, `SELECT fingerprint FROM pgschemas_schema_state WHERE schema_name = 't02'`); len(got) != 1 || got[0] != fp {
+		t.Errorf("t02's record = %q, want the current fingerprint", got)
+	}
+	st, err := e.Status(context.Background(), rep.Targets(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if s.State != schemaset.StateUpToDate {
+			t.Errorf("%s: %s after the apply", s.Schema, s.State)
+		}
+	}
+}
