@@ -12,6 +12,7 @@ import (
 	"ariga.io/atlas/sql/schema"
 
 	"github.com/pgschemas/pgschemas/apps"
+	"github.com/pgschemas/pgschemas/internal/scoped"
 )
 
 // desired is the desired state of one group of schemas (public, one static tenant, or the dynamic
@@ -223,3 +224,7 @@ func setLocal(ctx context.Context, tx *sql.Tx, name, value string) error {
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
+
+// openAtlas opens Atlas' PostgreSQL driver on tx, with its inspection scoped to the schema (see
+// internal/scoped).
+func openAtlas(tx *sql.Tx) (migrate.Driver, error) { return scoped.Open(tx) }

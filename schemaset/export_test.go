@@ -6,11 +6,13 @@ import (
 
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
+
+	"github.com/pgschemas/pgschemas/internal/scoped"
 )
 
 // InspectForTest inspects the schema name as the engine does (scoped) or through Atlas' own
 // queries, and returns which rewrites were made.
-func InspectForTest(ctx context.Context, db *sql.DB, name string, scoped bool) (*schema.Schema, map[string]int, error) {
+func InspectForTest(ctx context.Context, db *sql.DB, name string, scope bool) (*schema.Schema, map[string]int, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, err
@@ -18,8 +20,8 @@ func InspectForTest(ctx context.Context, db *sql.DB, name string, scoped bool) (
 	defer tx.Rollback()
 	rewrote := map[string]int{}
 	q := schema.ExecQuerier(tx)
-	if scoped {
-		q = scopedCatalog{ExecQuerier: tx, rewrote: func(n string) { rewrote[n]++ }}
+	if scope {
+		q = scoped.Querier{ExecQuerier: tx, Rewrote: func(n string) { rewrote[n]++ }}
 	}
 	drv, err := postgres.Open(q)
 	if err != nil {
@@ -30,10 +32,4 @@ func InspectForTest(ctx context.Context, db *sql.DB, name string, scoped bool) (
 }
 
 // ScopedRewrites names the rewrites of Atlas' inspection queries.
-func ScopedRewrites() []string {
-	var out []string
-	for _, r := range scopedRewrites {
-		out = append(out, r.name)
-	}
-	return out
-}
+func ScopedRewrites() []string { return scoped.Rewrites() }

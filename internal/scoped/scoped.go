@@ -1,4 +1,4 @@
-package schemaset
+package scoped
 
 import (
 	"context"
@@ -19,16 +19,16 @@ import (
 // 10,000 tenants of 10 tables (100,000 sequences and 200,000 indexes), one inspection took seconds,
 // and an apply makes several (the desired states, public, the reference, a representative).
 //
-// scopedCatalog passes Atlas' queries through to the database, with those three parts replaced by
+// Querier passes Atlas' queries through to the database, with those three parts replaced by
 // equivalents that an index leads to from the schema's tables: the same rows, the same columns,
-// in the same order (TestScopedInspection compares the two inspections of the sample apps). A
+// in the same order (schemaset's TestScopedInspection compares the two inspections of the sample apps). A
 // query whose text does not contain the part (another Atlas version) runs as Atlas wrote it: slower,
 // never wrong; the test then fails, so that the rewrite is brought up to date.
 
-// scopedRewrite replaces the first match of old, a fragment of an Atlas query matched with any run
+// rewrite replaces the first match of old, a fragment of an Atlas query matched with any run
 // of white space where the fragment has one, by new. In new, TABLES stands for the query's list of
 // table-name parameters ($2, $3, ...; $1 is the schema name).
-type scopedRewrite struct {
+type rewrite struct {
 	name string
 	old  *regexp.Regexp
 	new  string
@@ -43,8 +43,8 @@ func fragment(s string) *regexp.Regexp {
 	return regexp.MustCompile(strings.Join(words, `\s+`))
 }
 
-// scopedRewrites are the replacements, compiled once; they are only read after init.
-var scopedRewrites = []scopedRewrite{{
+// rewrites are the replacements, compiled once; they are only read after init.
+var rewrites = []rewrite{{
 	// pg_sequences' last_value, for the one sequence the column owns, without scanning the view.
 	name: "identity last value",
 	old: fragment(`(SELECT last_value FROM pg_sequences WHERE quote_ident(schemaname) || '.' || quote_ident(sequencename) =
@@ -75,25 +75,34 @@ var scopedRewrites = []scopedRewrite{{
 	) con ON true`,
 }}
 
-// scopedCatalog is the schema.ExecQuerier that Atlas inspects through. rewrote, when set, counts
-// the rewrites made, by name (for the test that checks they still apply).
-type scopedCatalog struct {
+// Querier is the schema.ExecQuerier that Atlas inspects through. Rewrote, when set, is called with
+// the name of each rewrite made (for the test that checks they still apply).
+type Querier struct {
 	schema.ExecQuerier
-	rewrote func(name string)
+	Rewrote func(name string)
+}
+
+// Rewrites names the rewrites, in the order they are tried.
+func Rewrites() []string {
+	out := make([]string, len(rewrites))
+	for i, r := range rewrites {
+		out[i] = r.name
+	}
+	return out
 }
 
 // QueryContext runs query with the rewrites that apply. Each rewritten query names the schema as
 // $1 and has table-name parameters, as the queries of Atlas' inspection that read tables do.
-func (c scopedCatalog) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (c Querier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if len(args) > 1 && strings.Contains(query, "$1") {
-		for _, r := range scopedRewrites {
+		for _, r := range rewrites {
 			loc := r.old.FindStringIndex(query)
 			if loc == nil {
 				continue
 			}
 			query = query[:loc[0]] + strings.ReplaceAll(r.new, "TABLES", paramList(2, len(args))) + query[loc[1]:]
-			if c.rewrote != nil {
-				c.rewrote(r.name)
+			if c.Rewrote != nil {
+				c.Rewrote(r.name)
 			}
 		}
 	}
@@ -113,7 +122,7 @@ func paramList(from, to int) string {
 	return b.String()
 }
 
-// openAtlas opens Atlas' PostgreSQL driver on tx, inspecting through scopedCatalog.
-func openAtlas(tx *sql.Tx) (migrate.Driver, error) {
-	return postgres.Open(scopedCatalog{ExecQuerier: tx})
+// Open opens Atlas' PostgreSQL driver on q, inspecting through a Querier.
+func Open(q schema.ExecQuerier) (migrate.Driver, error) {
+	return postgres.Open(Querier{ExecQuerier: q})
 }
