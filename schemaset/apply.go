@@ -126,7 +126,9 @@ func (e *Engine) Apply(ctx context.Context, targets []Target, opts ApplyOptions)
 }
 
 // Plan computes what Apply would do, running each schema's pending steps and changes in a
-// transaction that is rolled back, so that the plan accounts for steps such as renames.
+// transaction that is rolled back, so that the plan accounts for steps such as renames. As Apply
+// does, it inspects one representative of the dynamic tenants recorded at one fingerprint and
+// gives the others its plan with their name put in (Result.Shared); Verify inspects each.
 func (e *Engine) Plan(ctx context.Context, targets []Target, opts ApplyOptions) (*Report, error) {
 	return e.run(ctx, targets, opts, true)
 }
