@@ -273,3 +273,32 @@ func TestStaleRecordIsApplied(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanReleasesTenantLocks: a plan runs in one transaction, but each dynamic tenant's part is
+// undone once planned, with its locks, so that a plan (or status --verify) of thousands of
+// tenants never holds the tables of more than one.
+func TestPlanReleasesTenantLocks(t *testing.T) {
+	ctx := context.Background()
+	db, names := tenantsSetUp(t, 4)
+	e := schemaset.New(sampleSet(t, addPinned(t)), db, schemaset.Options{})
+	targets, err := e.Select(ctx, schemaset.Selector{Dynamic: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []string
+	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{Verify: true, OnResult: func(r schemaset.Result) {
+		// OnResult runs in the plan, with its transaction open.
+		held = append(held, strs(t, db, `SELECT DISTINCT n.nspname || '.' || c.relname FROM pg_locks l
+			JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE l.pid <> pg_backend_pid() AND n.nspname = ANY ($1)`, names)...)
+	}})
+	if err != nil || rep.Err() != nil {
+		t.Fatal(err, rep.Err())
+	}
+	if got := rep.Count(schemaset.OutcomePlanned); got != len(names) {
+		t.Errorf("%d planned, want %d", got, len(names))
+	}
+	if len(held) > 0 {
+		t.Errorf("the plan still held locks on planned tenants: %v", held)
+	}
+}

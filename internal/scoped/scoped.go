@@ -46,10 +46,19 @@ func fragment(s string) *regexp.Regexp {
 // rewrites are the replacements, compiled once; they are only read after init.
 var rewrites = []rewrite{{
 	// pg_sequences' last_value, for the one sequence the column owns, without scanning the view.
+	// pg_sequence_last_value locks the sequence for the rest of the top-level transaction, even when
+	// called under a savepoint (sequence locks belong to the top transaction), so that a plan over
+	// thousands of tenants would pile up their sequences' locks. A plain SELECT from the sequence
+	// (run with query_to_xml, which takes a query as text) locks it like any relation, and that
+	// lock goes when the tenant's savepoint is rolled back. It reads the same: last_value once
+	// nextval has been called, else NULL. A role with USAGE but not SELECT falls back to
+	// pg_sequence_last_value.
 	name: "identity last value",
 	old: fragment(`(SELECT last_value FROM pg_sequences WHERE quote_ident(schemaname) || '.' || quote_ident(sequencename) =
 		pg_get_serial_sequence(quote_ident(t1.table_schema) || '.' || quote_ident(t1.table_name), t1.column_name))`),
-	new: `(SELECT CASE WHEN pg_catalog.has_sequence_privilege(s.oid, 'SELECT,USAGE') THEN pg_catalog.pg_sequence_last_value(s.oid) END
+	new: `(SELECT CASE WHEN pg_catalog.has_sequence_privilege(s.oid, 'SELECT') THEN (pg_catalog.xpath('/row/v/text()',
+			pg_catalog.query_to_xml('SELECT CASE WHEN is_called THEN last_value END AS v FROM ' || s.oid::regclass::text, false, true, '')))[1]::text::bigint
+		WHEN pg_catalog.has_sequence_privilege(s.oid, 'USAGE') THEN pg_catalog.pg_sequence_last_value(s.oid) END
 		FROM (SELECT pg_catalog.pg_get_serial_sequence(quote_ident(t1.table_schema) || '.' || quote_ident(t1.table_name), t1.column_name)::regclass AS oid) s)`,
 }, {
 	// The indexes of the listed tables only.
