@@ -11,13 +11,19 @@ import (
 )
 
 // InspectForTest inspects the schema name as the engine does (scoped) or through Atlas' own
-// queries, and returns which rewrites were made.
-func InspectForTest(ctx context.Context, db *sql.DB, name string, scope bool) (*schema.Schema, map[string]int, error) {
+// queries, and returns which rewrites were made. jitOff turns JIT off in the transaction, as the
+// engine does.
+func InspectForTest(ctx context.Context, db *sql.DB, name string, scope, jitOff bool) (*schema.Schema, map[string]int, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer tx.Rollback()
+	if jitOff {
+		if _, err := tx.ExecContext(ctx, "SET LOCAL jit = off"); err != nil {
+			return nil, nil, err
+		}
+	}
 	rewrote := map[string]int{}
 	q := schema.ExecQuerier(tx)
 	if scope {

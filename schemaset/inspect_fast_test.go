@@ -48,11 +48,11 @@ INSERT INTO rich.parent (code) VALUES ('a'), ('b');
 	}
 	fired := map[string]int{}
 	for _, name := range []string{"public", "sample", "acme", "rich"} {
-		scoped, rewrote, err := schemaset.InspectForTest(ctx, db, name, true)
+		scoped, rewrote, err := schemaset.InspectForTest(ctx, db, name, true, true)
 		if err != nil {
 			t.Fatalf("%s: scoped inspection: %v", name, err)
 		}
-		atlas, _, err := schemaset.InspectForTest(ctx, db, name, false)
+		atlas, _, err := schemaset.InspectForTest(ctx, db, name, false, false)
 		if err != nil {
 			t.Fatalf("%s: Atlas' inspection: %v", name, err)
 		}

@@ -260,3 +260,35 @@ func BenchmarkScale(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInspect compares, in one run, the inspection of one tenant among n (of 10 tables each)
+// through Atlas' own queries and through the engine's scoped ones (internal/scoped), each with JIT
+// as the server has it and off, as the engine's transactions have it.
+func BenchmarkInspect(b *testing.B) {
+	for _, n := range scaleSizes(b) {
+		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			db := scaleDB(b)
+			set := scaleSet(b, "")
+			mustApply(b, schemaset.New(set, db, schemaset.Options{Parallel: scaleWorkers}), schemaset.ApplyOptions{})
+			bulkTenants(b, db, set, scaleSQL(""), 0, n)
+			if _, err := db.ExecContext(ctx, `ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_depend,
+				pg_catalog.pg_index, pg_catalog.pg_constraint, pg_catalog.pg_type, pg_catalog.pg_namespace, pg_catalog.pg_sequence`); err != nil {
+				b.Fatal(err)
+			}
+			for _, v := range []struct {
+				name          string
+				scoped, noJIT bool
+			}{{"atlas,jit=server", false, false}, {"atlas,jit=off", false, true}, {"scoped,jit=server", true, false}, {"scoped,jit=off", true, true}} {
+				b.Run(v.name, func(b *testing.B) {
+					for range b.N {
+						s, _, err := schemaset.InspectForTest(ctx, db, "tenant_00000", v.scoped, v.noJIT)
+						if err != nil || len(s.Tables) != 10 {
+							b.Fatalf("inspect: %v", err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
