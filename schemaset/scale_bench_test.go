@@ -128,6 +128,27 @@ func bulkTenants(b *testing.B, db *sql.DB, set *schemaset.Set, ddl string, from,
 	}
 }
 
+// scaleSetUp opens a throwaway database, applies the scale set, and makes its first bulk tenants
+// with bulkTenants.
+func scaleSetUp(b *testing.B, bulk int) (*sql.DB, *schemaset.Engine) {
+	db := scaleDB(b)
+	set := scaleSet(b, "")
+	e := schemaset.New(set, db, schemaset.Options{Parallel: scaleWorkers})
+	mustApply(b, e, schemaset.ApplyOptions{})
+	bulkTenants(b, db, set, scaleSQL(""), 0, bulk)
+	return db, e
+}
+
+// analyzeCatalog gives the catalogs the statistics autovacuum keeps on a database that has been
+// up for a while: the planner's choices for catalog queries depend on them.
+func analyzeCatalog(b *testing.B, db *sql.DB) {
+	if _, err := db.ExecContext(context.Background(), `ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_depend,
+		pg_catalog.pg_index, pg_catalog.pg_constraint, pg_catalog.pg_type, pg_catalog.pg_namespace, pg_catalog.pg_attrdef,
+		pg_catalog.pg_sequence, public.pgschemas_tenant, public.pgschemas_schema_state, public.pgschemas_step`); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkScale measures the engine against a database of n dynamic tenants of 10 tables each
 // (an index and a foreign key on most; 40 relations per tenant). Its sub-benchmarks:
 //
@@ -143,12 +164,8 @@ func BenchmarkScale(b *testing.B) {
 	for _, n := range scaleSizes(b) {
 		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
 			ctx := context.Background()
-			db := scaleDB(b)
-			set := scaleSet(b, "")
-			e := schemaset.New(set, db, schemaset.Options{Parallel: scaleWorkers})
-			mustApply(b, e, schemaset.ApplyOptions{})
 			sample := min(n, scaleCreateSample)
-			bulkTenants(b, db, set, scaleSQL(""), 0, n-sample)
+			db, e := scaleSetUp(b, n-sample)
 			start := time.Now()
 			g := new(errgroup.Group)
 			g.SetLimit(scaleWorkers)
@@ -160,13 +177,7 @@ func BenchmarkScale(b *testing.B) {
 			}
 			created := time.Since(start)
 			b.Logf("created %d tenants (of %d) with CreateTenant in %s: %.1f tenants/s", sample, n, created.Round(time.Millisecond), float64(sample)/created.Seconds())
-			// Statistics as autovacuum keeps them on a database that has been up for a while: the
-			// planner's choices for catalog queries depend on them.
-			if _, err := db.ExecContext(ctx, `ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_depend,
-				pg_catalog.pg_index, pg_catalog.pg_constraint, pg_catalog.pg_type, pg_catalog.pg_namespace, pg_catalog.pg_attrdef,
-				pg_catalog.pg_sequence, public.pgschemas_tenant, public.pgschemas_schema_state, public.pgschemas_step`); err != nil {
-				b.Fatal(err)
-			}
+			analyzeCatalog(b, db)
 
 			all := func(e *schemaset.Engine) []schemaset.Target {
 				targets, err := e.Select(ctx, schemaset.Selector{All: true})
@@ -268,14 +279,8 @@ func BenchmarkInspect(b *testing.B) {
 	for _, n := range scaleSizes(b) {
 		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
 			ctx := context.Background()
-			db := scaleDB(b)
-			set := scaleSet(b, "")
-			mustApply(b, schemaset.New(set, db, schemaset.Options{Parallel: scaleWorkers}), schemaset.ApplyOptions{})
-			bulkTenants(b, db, set, scaleSQL(""), 0, n)
-			if _, err := db.ExecContext(ctx, `ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_depend,
-				pg_catalog.pg_index, pg_catalog.pg_constraint, pg_catalog.pg_type, pg_catalog.pg_namespace, pg_catalog.pg_sequence`); err != nil {
-				b.Fatal(err)
-			}
+			db, _ := scaleSetUp(b, n)
+			analyzeCatalog(b, db)
 			for _, v := range []struct {
 				name          string
 				scoped, noJIT bool
