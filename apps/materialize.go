@@ -9,8 +9,9 @@ import (
 	"strings"
 
 	"ariga.io/atlas/sql/migrate"
-	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
+
+	"github.com/pgschemas/pgschemas/internal/scoped"
 )
 
 // ReservedPrefix starts every name that the engine owns; apps may not declare such names.
@@ -194,7 +195,8 @@ func (m *materializer) setPath(ctx context.Context, first string) error {
 // driver returns Atlas' postgres driver on the transaction.
 func (m *materializer) driver() (migrate.Driver, error) {
 	if m.drv == nil {
-		drv, err := postgres.Open(m.tx)
+		// Scoped: Atlas' own queries read the catalog of the whole database (see internal/scoped).
+		drv, err := scoped.Open(m.tx)
 		if err != nil {
 			return nil, fmt.Errorf("apps: %w", err)
 		}

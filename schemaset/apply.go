@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"ariga.io/atlas/sql/migrate"
-	"ariga.io/atlas/sql/postgres"
 	"github.com/jackc/pgx/v5/pgtype"
 	"golang.org/x/sync/errgroup"
 )
@@ -127,7 +126,9 @@ func (e *Engine) Apply(ctx context.Context, targets []Target, opts ApplyOptions)
 }
 
 // Plan computes what Apply would do, running each schema's pending steps and changes in a
-// transaction that is rolled back, so that the plan accounts for steps such as renames.
+// transaction that is rolled back, so that the plan accounts for steps such as renames. As Apply
+// does, it inspects one representative of the dynamic tenants recorded at one fingerprint and
+// gives the others its plan with their name put in (Result.Shared); Verify inspects each.
 func (e *Engine) Plan(ctx context.Context, targets []Target, opts ApplyOptions) (*Report, error) {
 	return e.run(ctx, targets, opts, true)
 }
@@ -200,28 +201,7 @@ func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, d
 // on their own and one representative of each group of tenants recorded at the same fingerprint;
 // then the rest of each group, which replays its representative's plan.
 func (e *Engine) applyDynamic(ctx context.Context, targets []Target, todo []int, report *Report, states map[string]*desired, records map[string]record, opts ApplyOptions, parallel int) {
-	groups := map[string][]int{}
-	var first []int
-	for _, idx := range todo {
-		rec := records[targets[idx].Schema]
-		if opts.Verify || !rec.exists || rec.fingerprint == "" {
-			first = append(first, idx)
-			continue
-		}
-		groups[rec.fingerprint] = append(groups[rec.fingerprint], idx)
-	}
-	plans := map[int]*sharedPlan{} // by representative
-	var members [][2]int           // {tenant, representative}
-	for _, g := range groups {
-		first = append(first, g[0])
-		if len(g) > 1 {
-			plans[g[0]] = &sharedPlan{}
-			for _, idx := range g[1:] {
-				members = append(members, [2]int{idx, g[0]})
-			}
-		}
-	}
-	slices.Sort(first)
+	first, plans, members := groupDynamic(targets, todo, records, opts)
 	var stopped atomic.Bool
 	work := func(idx int, do func() Result) func() error {
 		return func() error {
@@ -251,9 +231,7 @@ func (e *Engine) applyDynamic(ctx context.Context, targets []Target, todo []int,
 		g.Go(work(idx, func() Result {
 			switch {
 			case repRes.Outcome == OutcomeRefused:
-				// Same fingerprint, same plan, same refusal: no need to inspect to know.
-				return Result{Target: targets[idx], Outcome: OutcomeRefused, Destructive: repRes.Destructive,
-					Err: &TargetError{Target: targets[idx], Err: fmt.Errorf("%w: %v, %w (allow them with --allow-destructive)", ErrDestructive, repRes.Destructive, errSharedRefused)}}
+				return sharedRefusal(targets[idx], repRes)
 			case repRes.Err == nil && repRes.Outcome != OutcomeSkipped:
 				if res := e.replay(ctx, targets[idx], plans[rep]); res.Err == nil || retryable(res.Err) {
 					return res
@@ -267,7 +245,47 @@ func (e *Engine) applyDynamic(ctx context.Context, targets []Target, todo []int,
 	_ = g.Wait()
 }
 
+// groupDynamic sorts the dynamic tenants of todo for plan once, apply many: first are those that
+// go on their own (Verify, no record) and one representative of each group of tenants recorded at
+// the same fingerprint, in order; plans holds an empty sharedPlan for each representative whose
+// group has other members, and members pairs each of those with its representative.
+func groupDynamic(targets []Target, todo []int, records map[string]record, opts ApplyOptions) (first []int, plans map[int]*sharedPlan, members [][2]int) {
+	groups := map[string][]int{}
+	for _, idx := range todo {
+		rec := records[targets[idx].Schema]
+		if opts.Verify || !rec.exists || rec.fingerprint == "" {
+			first = append(first, idx)
+			continue
+		}
+		groups[rec.fingerprint] = append(groups[rec.fingerprint], idx)
+	}
+	plans = map[int]*sharedPlan{} // by representative
+	for _, g := range groups {
+		first = append(first, g[0])
+		if len(g) > 1 {
+			plans[g[0]] = &sharedPlan{}
+			for _, idx := range g[1:] {
+				members = append(members, [2]int{idx, g[0]})
+			}
+		}
+	}
+	slices.Sort(first)
+	slices.SortFunc(members, func(a, b [2]int) int { return a[0] - b[0] })
+	return first, plans, members
+}
+
+// sharedRefusal is the refusal of a member of a group whose representative was refused: same
+// fingerprint, same plan, same refusal, with no need to inspect to know.
+func sharedRefusal(t Target, rep Result) Result {
+	return Result{Target: t, Outcome: OutcomeRefused, Destructive: rep.Destructive, Shared: true,
+		Err: &TargetError{Target: t, Err: fmt.Errorf("%w: %v, %w (allow them with --allow-destructive)", ErrDestructive, rep.Destructive, errSharedRefused)}}
+}
+
 // planAll plans the schemas one after the other in one transaction that is rolled back at the end.
+// Dynamic tenants are planned as Apply would run them: one representative per group of tenants
+// recorded at the same fingerprint is inspected and diffed, and its plan, with the schema name put
+// in, is each other member's plan (Shared). So planning thousands of tenants costs a few
+// inspections, and the transaction never locks thousands of tables.
 func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, report *Report, states map[string]*desired, records map[string]record, opts ApplyOptions) error {
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -275,12 +293,44 @@ func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, repo
 	}
 	defer tx.Rollback()
 	failed := false
-	for _, i := range todo {
+	i := 0
+	for ; i < len(todo) && targets[todo[i]].Kind != KindDynamic; i++ {
 		if failed && !opts.ContinueOnError {
-			break
+			return nil
 		}
-		res := e.one(ctx, targets[i], states, records, opts, tx)
-		report.Results[i] = res
+		res := e.one(ctx, targets[todo[i]], states, records, opts, tx)
+		report.Results[todo[i]] = res
+		e.emit(opts, res)
+		failed = failed || res.Err != nil
+	}
+	first, plans, members := groupDynamic(targets, todo[i:], records, opts)
+	for _, idx := range first {
+		if failed && !opts.ContinueOnError {
+			return nil
+		}
+		res := e.work(ctx, targets[idx], states, records, opts, tx, plans[idx])
+		report.Results[idx] = res
+		e.emit(opts, res)
+		failed = failed || res.Err != nil
+	}
+	for _, m := range members {
+		if failed && !opts.ContinueOnError {
+			return nil
+		}
+		idx, rep := m[0], m[1]
+		repRes := report.Results[rep]
+		var res Result
+		switch {
+		case repRes.Outcome == OutcomeRefused:
+			res = sharedRefusal(targets[idx], repRes)
+		case repRes.Err == nil && repRes.Outcome != OutcomeSkipped:
+			res = Result{Target: targets[idx], Outcome: repRes.Outcome, Steps: plans[rep].steps,
+				Statements: e.render(plans[rep], targets[idx].Schema), Shared: true}
+		default:
+			res = e.one(ctx, targets[idx], states, records, opts, tx)
+			res.FellBack = true
+		}
+		report.Results[idx] = res
 		e.emit(opts, res)
 		failed = failed || res.Err != nil
 	}
@@ -382,7 +432,7 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 	}
 	ok := false
 	defer func() { end(ok) }()
-	if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
+	if err := e.setLimits(ctx, tx); err != nil {
 		return fail("", "", err)
 	}
 	rec := records[t.Schema]
@@ -404,7 +454,7 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		}
 		return fail("", "", err)
 	}
-	drv, err := postgres.Open(tx)
+	drv, err := openAtlas(tx)
 	if err != nil {
 		return fail("", "", err)
 	}
@@ -444,7 +494,10 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 	}
 	changed := len(res.Statements) > 0 || len(res.Steps) > 0 || res.Created
 	if shared != nil {
-		ok = true
+		// Keep the work of public, a static tenant or the reference, so that the plans of the
+		// schemas after it see it; undo a dynamic tenant's, which nothing depends on, so that its
+		// locks go with it (a plan of thousands of tenants would exhaust the lock table).
+		ok = t.Kind != KindDynamic
 		res.Outcome = OutcomeUpToDate
 		if changed {
 			res.Outcome = OutcomePlanned

@@ -49,7 +49,7 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) erro
 		if err := lockShared(ctx, tx); err != nil {
 			return err
 		}
-		if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
+		if err := e.setLimits(ctx, tx); err != nil {
 			return err
 		}
 		if asTenant {

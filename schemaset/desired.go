@@ -9,10 +9,10 @@ import (
 	"sync"
 
 	"ariga.io/atlas/sql/migrate"
-	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 
 	"github.com/pgschemas/pgschemas/apps"
+	"github.com/pgschemas/pgschemas/internal/scoped"
 )
 
 // desired is the desired state of one group of schemas (public, one static tenant, or the dynamic
@@ -85,10 +85,10 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 		return nil, fmt.Errorf("schemaset: compute desired state: %w", err)
 	}
 	defer tx.Rollback()
-	if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
+	if err := e.setLimits(ctx, tx); err != nil {
 		return nil, err
 	}
-	drv, err := postgres.Open(tx)
+	drv, err := openAtlas(tx)
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: %w", err)
 	}
@@ -198,6 +198,20 @@ func (e *Engine) searchPath(name string) string {
 	return path
 }
 
+// setLimits starts each of the engine's transactions that reads the catalog or changes schemas:
+// lock_timeout, so that a schema whose tables live traffic holds fails and is retried instead of
+// stalling the run, and jit off. The engine's catalog queries are short, but over the catalog of
+// thousands of tenants their estimates pass jit_above_cost, and compiling them cost more than
+// running them: 400 ms against 2 to 13 ms for the clone fingerprint with 2,000 tenants.
+func (e *Engine) setLimits(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, "SELECT pg_catalog.set_config('lock_timeout', $1, true), pg_catalog.set_config('jit', 'off', true)",
+		e.opts.lockTimeout())
+	if err != nil {
+		return fmt.Errorf("schemaset: set lock_timeout and jit: %w", err)
+	}
+	return nil
+}
+
 // setLocal sets a run-time parameter for the rest of the transaction.
 func setLocal(ctx context.Context, tx *sql.Tx, name, value string) error {
 	if _, err := tx.ExecContext(ctx, "SELECT pg_catalog.set_config($1, $2, true)", name, value); err != nil {
@@ -210,3 +224,7 @@ func setLocal(ctx context.Context, tx *sql.Tx, name, value string) error {
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
+
+// openAtlas opens Atlas' PostgreSQL driver on tx, with its inspection scoped to the schema (see
+// internal/scoped).
+func openAtlas(tx *sql.Tx) (migrate.Driver, error) { return scoped.Open(tx) }

@@ -61,7 +61,7 @@ func (e *Engine) Exec(ctx context.Context, targets []Target, sqlText string, par
 func (e *Engine) InspectHCL(ctx context.Context, name string) ([]byte, error) {
 	var out []byte
 	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
-		drv, err := postgres.Open(tx)
+		drv, err := openAtlas(tx)
 		if err != nil {
 			return err
 		}

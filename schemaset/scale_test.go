@@ -188,3 +188,117 @@ func TestSetWithoutPublicApps(t *testing.T) {
 		t.Errorf("solo has %d columns, want 39 (10 tables)", got)
 	}
 }
+
+// TestPlanSharesRepresentativePlan: Plan, like Apply, inspects one representative of the tenants
+// recorded at one fingerprint and gives the others its plan with their own name, and changes
+// nothing.
+func TestPlanSharesRepresentativePlan(t *testing.T) {
+	db, names := tenantsSetUp(t, 4)
+	e := schemaset.New(sampleSet(t, addPinned(t)), db, schemaset.Options{})
+	rep := mustRun(t, e, schemaset.Selector{Dynamic: true}, schemaset.ApplyOptions{}, true)
+	for _, r := range rep.Results {
+		if r.Outcome != schemaset.OutcomePlanned || r.Shared != (r.Schema != "t00") || r.FellBack {
+			t.Errorf("%s: %s, shared %v, fell back %v; want planned, shared but for t00", r.Schema, r.Outcome, r.Shared, r.FellBack)
+		}
+		if want := `ALTER TABLE "` + r.Schema + `"."notes" ADD COLUMN "pinned"`; len(r.Statements) != 1 || !strings.HasPrefix(r.Statements[0], want) {
+			t.Errorf("%s: statements %q, want one starting %s", r.Schema, r.Statements, want)
+		}
+	}
+	for _, name := range names {
+		if slices.Contains(columns(t, db, name), "notes.pinned") {
+			t.Errorf("%s has notes.pinned after a plan", name)
+		}
+	}
+}
+
+// TestNoopSkipsDriftVerifyFindsIt: an apply with nothing to do trusts the records and inspects
+// nothing, so it does not see an index dropped by hand; with Verify it inspects every tenant and
+// puts the index back on that one alone.
+func TestNoopSkipsDriftVerifyFindsIt(t *testing.T) {
+	db, _ := tenantsSetUp(t, 3)
+	index := func() bool {
+		return len(strs(t, db, `SELECT 1 FROM pg_indexes WHERE schemaname = 't01' AND indexname = 'notes_author_idx'`)) == 1
+	}
+	if !index() {
+		t.Fatal("t01 has no index notes_author_idx to drop")
+	}
+	if _, err := db.Exec(`DROP INDEX t01.notes_author_idx`); err != nil {
+		t.Fatal(err)
+	}
+	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
+	rep := mustRun(t, e, schemaset.Selector{Dynamic: true}, schemaset.ApplyOptions{}, false)
+	if got := rep.Count(schemaset.OutcomeUpToDate); got != 3 || index() {
+		t.Fatalf("no-op apply: %d up to date, index back %v; want 3 and false", got, index())
+	}
+	rep = mustRun(t, e, schemaset.Selector{Dynamic: true}, schemaset.ApplyOptions{Verify: true}, false)
+	for _, r := range rep.Results {
+		want := schemaset.OutcomeUpToDate
+		if r.Schema == "t01" {
+			want = schemaset.OutcomeApplied
+		}
+		if r.Outcome != want || r.Shared {
+			t.Errorf("verify: %s %s (shared %v), want %s, own inspection", r.Schema, r.Outcome, r.Shared, want)
+		}
+	}
+	if !index() {
+		t.Error("verify did not put notes_author_idx back on t01")
+	}
+}
+
+// TestStaleRecordIsApplied: a tenant whose record holds another fingerprint than its group is
+// inspected on its own, and its record renewed; the others stay up to date.
+func TestStaleRecordIsApplied(t *testing.T) {
+	db, _ := tenantsSetUp(t, 3)
+	if _, err := db.Exec(`UPDATE pgschemas_schema_state SET fingerprint = 'stale' WHERE schema_name = 't02'`); err != nil {
+		t.Fatal(err)
+	}
+	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
+	rep := mustRun(t, e, schemaset.Selector{Dynamic: true}, schemaset.ApplyOptions{}, false)
+	for _, r := range rep.Results {
+		if r.Outcome != schemaset.OutcomeUpToDate || r.Shared {
+			t.Errorf("%s: %s (shared %v), want up to date", r.Schema, r.Outcome, r.Shared)
+		}
+	}
+	fp := e.Set().Fingerprint(schemaset.Target{Schema: "t02", Kind: schemaset.KindDynamic})
+	if got := strs(t, db, `SELECT fingerprint FROM pgschemas_schema_state WHERE schema_name = 't02'`); len(got) != 1 || got[0] != fp {
+		t.Errorf("t02's record = %q, want the current fingerprint", got)
+	}
+	st, err := e.Status(context.Background(), rep.Targets(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if s.State != schemaset.StateUpToDate {
+			t.Errorf("%s: %s after the apply", s.Schema, s.State)
+		}
+	}
+}
+
+// TestPlanReleasesTenantLocks: a plan runs in one transaction, but each dynamic tenant's part is
+// undone once planned, with its locks, so that a plan (or status --verify) of thousands of
+// tenants never holds the tables of more than one.
+func TestPlanReleasesTenantLocks(t *testing.T) {
+	ctx := context.Background()
+	db, names := tenantsSetUp(t, 4)
+	e := schemaset.New(sampleSet(t, addPinned(t)), db, schemaset.Options{})
+	targets, err := e.Select(ctx, schemaset.Selector{Dynamic: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []string
+	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{Verify: true, OnResult: func(r schemaset.Result) {
+		// OnResult runs in the plan, with its transaction open.
+		held = append(held, strs(t, db, `SELECT DISTINCT n.nspname || '.' || c.relname FROM pg_locks l
+			JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE l.pid <> pg_backend_pid() AND n.nspname = ANY ($1)`, names)...)
+	}})
+	if err != nil || rep.Err() != nil {
+		t.Fatal(err, rep.Err())
+	}
+	if got := rep.Count(schemaset.OutcomePlanned); got != len(names) {
+		t.Errorf("%d planned, want %d", got, len(names))
+	}
+	if len(held) > 0 {
+		t.Errorf("the plan still held locks on planned tenants: %v", held)
+	}
+}

@@ -75,9 +75,8 @@ func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 				quoteLiteral(t.Schema), quoteLiteral(app), quoteLiteral(st.Name))
 		}
 	}
-	for _, s := range sp.statements {
-		s = strings.ReplaceAll(s, quoteIdent(sentinelSchema), quoteIdent(t.Schema))
-		res.Statements = append(res.Statements, s)
+	res.Statements = e.render(sp, t.Schema)
+	for _, s := range res.Statements {
 		b.WriteString(s)
 		b.WriteString(";\n")
 	}
@@ -98,6 +97,15 @@ func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 	}
 	res.Outcome = OutcomeApplied
 	return res
+}
+
+// render returns sp's statements for the schema name.
+func (e *Engine) render(sp *sharedPlan, name string) []string {
+	out := make([]string, len(sp.statements))
+	for i, s := range sp.statements {
+		out[i] = strings.ReplaceAll(s, quoteIdent(sentinelSchema), quoteIdent(name))
+	}
+	return out
 }
 
 // stepSQL returns the SQL of a step of the set.

@@ -87,7 +87,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 		if err := lockShared(ctx, tx); err != nil {
 			return err
 		}
-		if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
+		if err := e.setLimits(ctx, tx); err != nil {
 			return err
 		}
 		if err := insertTenant(ctx, tx, name, domains); err != nil {
