@@ -108,6 +108,10 @@ func ConfigurePool(cfg *pgxpool.Config, opts PoolOptions) error {
 		return fmt.Errorf("pgschemas: ConfigurePool: %s=%s is not supported: a pool sets a session's search path, "+
 			"which leaks behind a pooler in transaction mode; use the database/sql driver there", ParamPooler, PoolTransaction)
 	}
+	if ours.Strict {
+		return fmt.Errorf("pgschemas: ConfigurePool: %s is not supported: strict mode sets the role with every statement, "+
+			"which pgx has no hook for; use the database/sql driver", ParamStrict)
+	}
 	extra := append(append([]string(nil), ours.ExtraSearchPaths...), opts.ExtraSearchPaths...)
 	tail, err := Config{ExtraSearchPaths: extra}.check()
 	if err != nil {
