@@ -1,0 +1,272 @@
+package schemaset_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgschemas/pgschemas/driver"
+	"github.com/pgschemas/pgschemas/internal/pgtest"
+	"github.com/pgschemas/pgschemas/schemaset"
+)
+
+// Roles belong to the cluster, and other tests run at the same time on the same server: these
+// tests name their login role and their tenants with random suffixes, so that the roles are theirs.
+
+func uniq(prefix string) string { return fmt.Sprintf("%s%08x", prefix, rand.Uint32()) }
+
+// strictConfig is the sample set with strict on for login, one static tenant of its own, and the
+// dynamic tenants' apps without a reference.
+func strictConfig(static, login string) string {
+	return fmt.Sprintf(`apps_dir = "apps"
+strict = true
+strict_login_role = %q
+public {
+  apps = ["shared"]
+}
+static %q {
+  apps = ["auth", "main"]
+}
+dynamic {
+  apps = ["auth", "tenant"]
+}
+`, login, static)
+}
+
+// strictDB returns a throwaway database (its DSN and an admin pool on it) and a login role for the
+// app, NOINHERIT and owning nothing, dropped when t ends with every tenant role left.
+func strictDB(t *testing.T) (dsn string, db *sql.DB, login string) {
+	t.Helper()
+	dsn = pgtest.NewDatabase(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login = uniq("pgs_app_")
+	if _, err := db.Exec("CREATE ROLE " + login + " LOGIN NOINHERIT"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// The tenants' roles that the test left: those this database's objects depend on.
+		roles := strs(t, db, `SELECT DISTINCT r.rolname FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
+			WHERE d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND r.rolname LIKE 'pgschemas\_%'`)
+		for _, r := range append(roles, login) {
+			q := pgx.Identifier{r}.Sanitize()
+			if _, err := db.Exec("DROP OWNED BY " + q + "; DROP ROLE " + q); err != nil {
+				t.Errorf("drop role %s: %v", r, err)
+			}
+		}
+		db.Close()
+	})
+	return dsn, db, login
+}
+
+func roleExists(t *testing.T, db *sql.DB, schema string) bool {
+	t.Helper()
+	var ok bool
+	if err := db.QueryRow(`SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, driver.TenantRole(schema)).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func wantDenied(t *testing.T, what string, err error) {
+	t.Helper()
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		t.Errorf("%s: got %v, want permission denied (42501)", what, err)
+	}
+}
+
+func execIn(t *testing.T, db *sql.DB, ctx context.Context, q string, args ...any) {
+	t.Helper()
+	if _, err := db.ExecContext(ctx, q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// TestStrictRolesFollowTheTenants: with strict = true, apply gives the static tenants their roles,
+// tenant creation gives a dynamic tenant its own in the same transaction, the driver in strict mode
+// then confines each tenant to its schema (and to reading public), apply keeps the grants right for
+// tables added later, in a tenant's apps and in public, and dropping a tenant drops its role.
+func TestStrictRolesFollowTheTenants(t *testing.T) {
+	ctx := context.Background()
+	dsn, db, login := strictDB(t)
+	static, a, b := uniq("st_"), uniq("da_"), uniq("db_")
+	cfg := strictConfig(static, login)
+	set := sampleSet(t, map[string]string{"pgschemas.hcl": cfg})
+	e := schemaset.New(set, db, schemaset.Options{})
+	mustApply(t, e, schemaset.ApplyOptions{})
+	for _, s := range []string{a, b} {
+		if err := e.CreateTenant(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []string{static, a, b} {
+		var member bool
+		err := db.QueryRow(`SELECT pg_has_role($1, $2, 'MEMBER')`, login, driver.TenantRole(s)).Scan(&member)
+		if err != nil || !member {
+			t.Errorf("%s: the login role is a member of %s: %v, %v; want true", s, driver.TenantRole(s), member, err)
+		}
+	}
+	// The app's own rights on public are the administrator's: here, to read plans without a tenant.
+	execIn(t, db, ctx, "GRANT SELECT ON public.plans TO "+login)
+	execIn(t, db, ctx, "INSERT INTO public.plans (name, price_cents) VALUES ('free', 0)")
+
+	cc, err := pgx.ParseConfig(pgtest.WithParams(dsn, "user", login))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dcfg := set.DriverConfig(cc)
+	if !dcfg.Strict {
+		t.Fatal("DriverConfig of a strict set: Strict is false")
+	}
+	app, err := driver.OpenDB(dcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	inA := driver.WithSchema(ctx, a)
+	execIn(t, app, inA, "INSERT INTO users (email) VALUES ($1)", "ann@a.test")
+	execIn(t, app, inA, "INSERT INTO settings (key, value, plan_id) SELECT 'plan', 'free', id FROM plans")
+	var n int
+	if err := app.QueryRowContext(inA, "SELECT count(*) FROM users JOIN settings ON true JOIN plans ON plans.id = settings.plan_id").Scan(&n); err != nil || n != 1 {
+		t.Errorf("tenant %s reads its tables and public's: %d rows, %v; want 1", a, n, err)
+	}
+	for _, other := range []string{b, static} {
+		_, err := app.ExecContext(inA, "SELECT count(*) FROM "+pgx.Identifier{other, "users"}.Sanitize())
+		wantDenied(t, a+" reads "+other+".users", err)
+	}
+	_, err = app.ExecContext(inA, "INSERT INTO plans (name, price_cents) VALUES ('pro', 1)")
+	wantDenied(t, a+" writes public.plans", err)
+	_, err = app.ExecContext(inA, "SELECT count(*) FROM public.pgschemas_tenant")
+	wantDenied(t, a+" reads the engine's registry", err)
+	if err := app.QueryRowContext(ctx, "SELECT count(*) FROM plans").Scan(&n); err != nil || n != 1 {
+		t.Errorf("without a tenant, the login role reads plans: %d, %v", n, err)
+	}
+	_, err = app.ExecContext(ctx, "SELECT count(*) FROM "+pgx.Identifier{a, "users"}.Sanitize())
+	wantDenied(t, "without a tenant, reading "+a+".users", err)
+
+	// New tables in a tenant's app and in public: apply grants them.
+	set2 := sampleSet(t, map[string]string{
+		"pgschemas.hcl":         cfg,
+		"apps/tenant/tags.sql":  "CREATE TABLE tags (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);",
+		"apps/shared/zones.sql": "CREATE TABLE zones (name text PRIMARY KEY);",
+	})
+	e2 := schemaset.New(set2, db, schemaset.Options{})
+	mustApply(t, e2, schemaset.ApplyOptions{})
+	execIn(t, app, inA, "INSERT INTO tags (name) VALUES ('x')")
+	if err := app.QueryRowContext(inA, "SELECT count(*) FROM zones").Scan(&n); err != nil || n != 0 {
+		t.Errorf("%s reads public's new table: %d, %v", a, n, err)
+	}
+	_, err = app.ExecContext(inA, "SELECT count(*) FROM "+pgx.Identifier{b, "tags"}.Sanitize())
+	wantDenied(t, a+" reads "+b+"'s new table", err)
+
+	// Drop: the role goes with the tenant, in the same transaction.
+	if err := e2.DropTenant(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if roleExists(t, db, a) {
+		t.Errorf("after DropTenant(%s): its role %s is left", a, driver.TenantRole(a))
+	}
+	if !roleExists(t, db, b) {
+		t.Errorf("after DropTenant(%s): the role of %s is gone too", a, b)
+	}
+	_, err = app.ExecContext(inA, "SELECT 1")
+	if !errors.Is(err, driver.ErrSchemaNotFound) {
+		t.Errorf("a dropped tenant: got %v, want ErrSchemaNotFound", err)
+	}
+}
+
+// TestStrictTurnedOnLater: tenants created without strict get their roles from the first strict
+// apply, and their drop drops the role (or nothing, when there is none).
+func TestStrictTurnedOnLater(t *testing.T) {
+	ctx := context.Background()
+	_, db, login := strictDB(t)
+	static, old, plain := uniq("st_"), uniq("do_"), uniq("dp_")
+	cfg := strictConfig(static, login)
+	loose := strings.NewReplacer("strict = true\n", "", fmt.Sprintf("strict_login_role = %q\n", login), "").Replace(cfg)
+	e := schemaset.New(sampleSet(t, map[string]string{"pgschemas.hcl": loose}), db, schemaset.Options{})
+	mustApply(t, e, schemaset.ApplyOptions{})
+	for _, s := range []string{old, plain} {
+		if err := e.CreateTenant(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if roleExists(t, db, s) {
+			t.Fatalf("without strict, %s has a role", s)
+		}
+	}
+	if err := e.DropTenant(ctx, plain); err != nil {
+		t.Errorf("drop a tenant that has no role: %v", err)
+	}
+	e = schemaset.New(sampleSet(t, map[string]string{"pgschemas.hcl": cfg}), db, schemaset.Options{})
+	rep := mustApply(t, e, schemaset.ApplyOptions{})
+	if n := rep.Count(schemaset.OutcomeUpToDate); n != len(rep.Results) {
+		t.Errorf("turning strict on changed %d schemas' state; want none (it is roles only)", len(rep.Results)-n)
+	}
+	for _, s := range []string{static, old} {
+		if !roleExists(t, db, s) {
+			t.Errorf("after a strict apply, %s has no role", s)
+		}
+	}
+	if err := e.DropTenant(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if roleExists(t, db, old) {
+		t.Errorf("after DropTenant(%s): its role is left", old)
+	}
+}
+
+// TestStrictCreateTenantLeavesNothingOnFailure: a login role that does not exist fails the
+// creation at the grant, and the transaction leaves no row, no schema and no role.
+func TestStrictCreateTenantLeavesNothingOnFailure(t *testing.T) {
+	ctx := context.Background()
+	_, db, _ := strictDB(t)
+	ghost := uniq("pgs_ghost_")
+	e := schemaset.New(sampleSet(t, map[string]string{"pgschemas.hcl": strictConfig(uniq("st_"), ghost)}), db, schemaset.Options{})
+	targets, err := e.Select(ctx, schemaset.Selector{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Apply(ctx, targets, schemaset.ApplyOptions{})
+	if rep == nil || rep.Err() != nil || err == nil || !strings.Contains(err.Error(), ghost) {
+		t.Fatalf("Apply with a missing login role: report %v, error %v; want the schemas applied and an error naming %s", rep, err, ghost)
+	}
+	name := uniq("dg_")
+	err = e.CreateTenant(ctx, name)
+	if err == nil || !strings.Contains(err.Error(), ghost) {
+		t.Fatalf("CreateTenant with a missing login role: got %v, want an error naming %s", err, ghost)
+	}
+	var rows int
+	if err := db.QueryRow(`SELECT count(*) FROM pgschemas_tenant WHERE schema_name = $1`, name).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 || exists(t, db, name) || roleExists(t, db, name) {
+		t.Errorf("after a failed creation: %d rows, schema %v, role %v; want none", rows, exists(t, db, name), roleExists(t, db, name))
+	}
+}
+
+func TestStrictConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ src, says string }{
+		{"strict = true\n", "strict = true needs strict_login_role"},
+		{"strict_login_role = \"app\"\n", `strict_login_role: "app" is set but strict is not true`},
+		{"strict = \"yes\"\n", "strict: must be true or false"},
+		{"strict = true\nstrict_login_role = \"" + strings.Repeat("r", 64) + "\"\n", "at most 63 bytes"},
+	} {
+		_, err := schemaset.ParseConfig([]byte(tc.src), "pgschemas.hcl")
+		if err == nil || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), "pgschemas.hcl:") {
+			t.Errorf("%q: got %v, want an error at its position saying %q", tc.src, err, tc.says)
+		}
+	}
+	c, err := schemaset.ParseConfig([]byte("strict = true\nstrict_login_role = \"app\"\n"), "pgschemas.hcl")
+	if err != nil || !c.Strict || c.StrictLoginRole != "app" {
+		t.Errorf("a valid strict config: %+v, %v", c, err)
+	}
+}
