@@ -27,7 +27,7 @@ func uniqueName(prefix string) string { return fmt.Sprintf("%s%08x", prefix, ran
 // loginRole creates a login role for the app in the cluster, as strict mode wants it: not a
 // superuser, NOINHERIT, owning nothing; with rights on public's tables and sequences in the
 // database at dsn. It is dropped when t ends.
-func loginRole(t *testing.T, dsn string) string {
+func loginRole(t testing.TB, dsn string) string {
 	t.Helper()
 	login := uniqueName("pgs_app_")
 	q := pgx.Identifier{login}.Sanitize()
@@ -43,7 +43,7 @@ func loginRole(t *testing.T, dsn string) string {
 // public, every privilege on its tables and sequences, SELECT on public's tables, and membership
 // for login. A role that exists already is reused. The roles are dropped when t ends, unless
 // another database still uses them.
-func tenantRoles(t *testing.T, dsn, login string, schemas ...string) {
+func tenantRoles(t testing.TB, dsn, login string, schemas ...string) {
 	t.Helper()
 	var b strings.Builder
 	var roles []string
