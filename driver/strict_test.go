@@ -421,3 +421,12 @@ func TestStrictIsolationUnderLoad(t *testing.T) {
 	l := runIsoLoad(t, isoRun{conns: 4, total: 100_000, strict: true})
 	l.wantClean(t)
 }
+
+func ExampleTenantRole() {
+	fmt.Println(driver.TenantRole("acme"))
+	// A name too long for the prefix: shortened, and a hash of the whole name keeps it unique.
+	fmt.Println(driver.TenantRole("customer_with_a_very_long_schema_name_that_uses_all_63_bytes_x"))
+	// Output:
+	// pgschemas_t_acme
+	// pgschemas_h_customer_with_a_very_long_schema_name__b722ca66f09b
+}

@@ -141,7 +141,9 @@ func (e *Engine) syncRoles(ctx context.Context, report *Report) error {
 	if all {
 		static = static[:0]
 		for _, t := range e.set.StaticTargets() {
-			static = append(static, t.Schema)
+			if t.Kind == KindStatic { // not public, nor the reference
+				static = append(static, t.Schema)
+			}
 		}
 		var err error
 		if dynamic, err = e.Tenants(ctx); err != nil {

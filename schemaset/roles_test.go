@@ -23,7 +23,7 @@ import (
 func uniq(prefix string) string { return fmt.Sprintf("%s%08x", prefix, rand.Uint32()) }
 
 // strictConfig is the sample set with strict on for login, one static tenant of its own, and the
-// dynamic tenants' apps without a reference.
+// dynamic tenants' apps with a reference of its own, so that tenants are created by cloning.
 func strictConfig(static, login string) string {
 	return fmt.Sprintf(`apps_dir = "apps"
 strict = true
@@ -36,8 +36,9 @@ static %q {
 }
 dynamic {
   apps = ["auth", "tenant"]
+  clone_reference = %q
 }
-`, login, static)
+`, login, static, "ref_"+static)
 }
 
 // strictDB returns a throwaway database (its DSN and an admin pool on it) and a login role for the
@@ -116,6 +117,9 @@ func TestStrictRolesFollowTheTenants(t *testing.T) {
 			t.Errorf("%s: the login role is a member of %s: %v, %v; want true", s, driver.TenantRole(s), member, err)
 		}
 	}
+	if roleExists(t, db, "ref_"+static) {
+		t.Errorf("the reference has a role; want none: no application runs in it")
+	}
 	// The app's own rights on public are the administrator's: here, to read plans without a tenant.
 	execIn(t, db, ctx, "GRANT SELECT ON public.plans TO "+login)
 	execIn(t, db, ctx, "INSERT INTO public.plans (name, price_cents) VALUES ('free', 0)")
@@ -168,6 +172,18 @@ func TestStrictRolesFollowTheTenants(t *testing.T) {
 	}
 	_, err = app.ExecContext(inA, "SELECT count(*) FROM "+pgx.Identifier{b, "tags"}.Sanitize())
 	wantDenied(t, a+" reads "+b+"'s new table", err)
+
+	// A clone of a strict tenant, as a tenant: its own role, none of a's default privileges.
+	c := uniq("dc_")
+	if err := e2.Clone(ctx, a, c, true); err != nil {
+		t.Fatalf("clone a strict tenant: %v", err)
+	}
+	inC := driver.WithSchema(ctx, c)
+	if err := app.QueryRowContext(inC, "SELECT count(*) FROM users").Scan(&n); err != nil || n != 1 {
+		t.Errorf("the clone %s reads its copy of users: %d, %v; want 1", c, n, err)
+	}
+	_, err = app.ExecContext(inC, "SELECT count(*) FROM "+pgx.Identifier{a, "users"}.Sanitize())
+	wantDenied(t, "the clone reads its source", err)
 
 	// Drop: the role goes with the tenant, in the same transaction.
 	if err := e2.DropTenant(ctx, a); err != nil {
