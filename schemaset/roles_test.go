@@ -286,3 +286,61 @@ func TestStrictConfigErrors(t *testing.T) {
 		t.Errorf("a valid strict config: %+v, %v", c, err)
 	}
 }
+
+// TestStrictSameTenantInTwoDatabases: roles belong to the cluster, so a tenant named alike in two
+// databases shares one role. Both creations succeed, each database's tenant stays confined to its
+// own schema there, and the role outlives the first drop, for the other database, and goes with
+// the second.
+func TestStrictSameTenantInTwoDatabases(t *testing.T) {
+	ctx := context.Background()
+	name := uniq("dt_")
+	type side struct {
+		dsn string
+		db  *sql.DB
+		e   *schemaset.Engine
+	}
+	login := ""
+	var sides []side
+	for range 2 {
+		dsn, db, l := strictDB(t)
+		if login == "" {
+			login = l // one app login for both databases; the second one's goes unused
+		}
+		e := schemaset.New(sampleSet(t, map[string]string{"pgschemas.hcl": strictConfig(uniq("st_"), login)}), db, schemaset.Options{})
+		mustApply(t, e, schemaset.ApplyOptions{})
+		if err := e.CreateTenant(ctx, name); err != nil {
+			t.Fatalf("create %s in a second database: %v", name, err)
+		}
+		sides = append(sides, side{dsn, db, e})
+	}
+	app := func(s side) *sql.DB {
+		db, err := sql.Open(driver.DriverName, pgtest.WithParams(s.dsn, "user", login, driver.ParamStrict, "on"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	for i, s := range sides {
+		var n int
+		if err := app(s).QueryRowContext(driver.WithSchema(ctx, name), "SELECT count(*) FROM users").Scan(&n); err != nil {
+			t.Errorf("database %d: %s reads its users: %v", i, name, err)
+		}
+	}
+	if err := sides[0].e.DropTenant(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if !roleExists(t, sides[1].db, name) {
+		t.Fatalf("dropping %s in one database dropped the role that the other still uses", name)
+	}
+	var n int
+	if err := app(sides[1]).QueryRowContext(driver.WithSchema(ctx, name), "SELECT count(*) FROM users").Scan(&n); err != nil {
+		t.Errorf("the other database's %s after the first drop: %v", name, err)
+	}
+	if err := sides[1].e.DropTenant(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if roleExists(t, sides[1].db, name) {
+		t.Errorf("after the last drop, the role of %s is left", name)
+	}
+}
