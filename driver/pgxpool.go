@@ -91,7 +91,8 @@ type PoolOptions struct {
 // refuses). As in session mode, the existence check runs when the path is set: a schema dropped
 // while idle connections still have its path resolves names in public until they change tenant,
 // so stop routing a tenant before dropping it. search_path isolation is not a security boundary:
-// SQL that names another schema reads it. For work outside requests, see [Tenant], [WithSchemaOf]
+// SQL that names another schema reads it. Strict mode, which makes it one, is for the database/sql
+// driver only: ConfigurePool refuses pgschemas_strict=on, since pgx has no hook per statement. For work outside requests, see [Tenant], [WithSchemaOf]
 // and [github.com/pgschemas/pgschemas/schemaset.Engine.ForEach].
 func ConfigurePool(cfg *pgxpool.Config, opts PoolOptions) error {
 	if cfg == nil || cfg.ConnConfig == nil {
