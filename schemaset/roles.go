@@ -35,6 +35,15 @@ import (
 // strictChunk is how many tenants Apply grants to in one transaction and one round trip.
 const strictChunk = 100
 
+// strictLockKey is the advisory lock, held to the end of the transaction, that serialises the
+// engine's grants and revokes: every tenant role's grant on public (the schema and its tables)
+// rewrites the same catalog rows, and PostgreSQL fails concurrent GRANTs on one object with
+// "tuple concurrently updated" (XX000) instead of waiting.
+const strictLockKey = 0x7067737374726374 // "pgsstrct"
+
+// lockStrictSQL takes strictLockKey.
+var lockStrictSQL = fmt.Sprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d);\n", int64(strictLockKey))
+
 // strict checks the strict settings of a config.
 func (v *checker) strict() {
 	f := field{}.child("strict_login_role")
@@ -50,11 +59,12 @@ func (v *checker) strict() {
 	}
 }
 
-// roleSQL returns the SQL, several statements for one Exec without arguments, that creates the role
-// of each schema when it does not exist, grants it what it should have, and grants it to the login
-// role.
+// roleSQL returns the SQL, several statements for one Exec without arguments, that takes
+// strictLockKey, creates the role of each schema when it does not exist, grants it what it should
+// have, and grants it to the login role.
 func (e *Engine) roleSQL(schemas []string) string {
 	var b strings.Builder
+	b.WriteString(lockStrictSQL)
 	usage := []string{"public"}
 	for _, x := range e.set.Config.ExtraSearchPaths {
 		usage = append(usage, quoteIdent(x))
@@ -100,7 +110,7 @@ func (e *Engine) grantTenantRole(ctx context.Context, tx *sql.Tx, schema string)
 // strict: a role left behind would keep its name, and its membership, for a later tenant.
 func dropTenantRole(ctx context.Context, tx *sql.Tx, schema string) error {
 	role := driver.TenantRole(schema)
-	_, err := tx.ExecContext(ctx, fmt.Sprintf(`DO $$ DECLARE r oid := (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = %[1]s); BEGIN
+	_, err := tx.ExecContext(ctx, lockStrictSQL+fmt.Sprintf(`DO $$ DECLARE r oid := (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = %[1]s); BEGIN
 	IF r IS NULL THEN RETURN; END IF;
 	DROP OWNED BY %[2]s;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_shdepend d

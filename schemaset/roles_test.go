@@ -344,3 +344,34 @@ func TestStrictSameTenantInTwoDatabases(t *testing.T) {
 		t.Errorf("after the last drop, the role of %s is left", name)
 	}
 }
+
+// TestStrictConcurrentCreates: tenants created at the same time each get their role. Their grants
+// on public's tables update the same catalog rows, which PostgreSQL refuses to do concurrently
+// ("tuple concurrently updated") unless the engine serialises them.
+func TestStrictConcurrentCreates(t *testing.T) {
+	ctx := context.Background()
+	_, db, login := strictDB(t)
+	// Tenants of an app without a foreign key to public, whose lock would serialise them.
+	cfg := strings.Replace(strictConfig(uniq("st_"), login), `apps = ["auth", "tenant"]`, `apps = ["solo"]`, 1)
+	e := schemaset.New(sampleSet(t, map[string]string{"pgschemas.hcl": cfg,
+		"apps/solo/things.sql": "CREATE TABLE things (id int PRIMARY KEY);"}), db, schemaset.Options{})
+	mustApply(t, e, schemaset.ApplyOptions{})
+	db.SetMaxOpenConns(8)
+	names := make([]string, 6)
+	errs := make([]error, len(names))
+	done := make(chan int)
+	for i := range names {
+		names[i] = uniq(fmt.Sprintf("dk%d_", i))
+		go func() { errs[i] = e.CreateTenant(ctx, names[i]); done <- i }()
+	}
+	for range names {
+		<-done
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("create %s: %v", names[i], err)
+		} else if !roleExists(t, db, names[i]) {
+			t.Errorf("%s has no role", names[i])
+		}
+	}
+}
