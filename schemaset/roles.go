@@ -125,31 +125,38 @@ END $$`, quoteLiteral(role), quoteIdent(role)))
 	return nil
 }
 
-// syncRoles grants, in strict mode, the roles of the tenants among the report's targets whose
-// schema exists (every outcome but failed and skipped), and of every tenant when public was among
-// them, since public's new tables must reach them all. Dynamic tenants are locked in the registry
-// (FOR SHARE) so that none is dropped halfway; one dropped before is passed over.
-func (e *Engine) syncRoles(ctx context.Context, report *Report) error {
+// syncRoles grants, in strict mode, the roles of the tenants among the report's targets: those
+// that were applied (their tables may have changed), and those found up to date whose role is
+// missing or not granted to the login role (tenants from before strict was turned on); with
+// verify, all of them. When public was applied (or verified), every tenant is granted, since
+// public's new tables must reach them all. Failed and skipped targets are left out. Dynamic tenants
+// are locked in the registry (FOR SHARE) so that none is dropped halfway; one dropped before is
+// passed over.
+func (e *Engine) syncRoles(ctx context.Context, report *Report, verify bool) error {
 	if !e.set.Config.Strict {
 		return nil
 	}
-	var static, dynamic []string
+	var static, dynamic, check []string
+	kinds := map[string]Kind{}
 	all := false
 	for _, r := range report.Results {
-		if r.Outcome == OutcomeFailed || r.Outcome == OutcomeSkipped {
-			continue
-		}
-		switch r.Kind {
-		case KindPublic:
-			all = true
-		case KindStatic:
+		changed := verify || r.Outcome == OutcomeApplied
+		switch {
+		case r.Outcome == OutcomeFailed || r.Outcome == OutcomeSkipped:
+		case r.Kind == KindPublic:
+			all = all || changed
+		case r.Kind != KindStatic && r.Kind != KindDynamic: // the reference has no role
+		case !changed:
+			check = append(check, r.Schema)
+			kinds[r.Schema] = r.Kind
+		case r.Kind == KindStatic:
 			static = append(static, r.Schema)
-		case KindDynamic:
+		default:
 			dynamic = append(dynamic, r.Schema)
 		}
 	}
 	if all {
-		static = static[:0]
+		static, check = static[:0], nil
 		for _, t := range e.set.StaticTargets() {
 			if t.Kind == KindStatic { // not public, nor the reference
 				static = append(static, t.Schema)
@@ -158,6 +165,17 @@ func (e *Engine) syncRoles(ctx context.Context, report *Report) error {
 		var err error
 		if dynamic, err = e.Tenants(ctx); err != nil {
 			return err
+		}
+	}
+	missing, err := e.missingRoles(ctx, check)
+	if err != nil {
+		return err
+	}
+	for _, s := range missing {
+		if kinds[s] == KindStatic {
+			static = append(static, s)
+		} else {
+			dynamic = append(dynamic, s)
 		}
 	}
 	if len(static) > 0 {
@@ -186,20 +204,44 @@ func (e *Engine) syncRoles(ctx context.Context, report *Report) error {
 	return nil
 }
 
+// missingRoles returns the schemas whose role does not exist or is not granted to the login role.
+func (e *Engine) missingRoles(ctx context.Context, schemas []string) ([]string, error) {
+	if len(schemas) == 0 {
+		return nil, nil
+	}
+	roles := make([]string, len(schemas))
+	for i, s := range schemas {
+		roles[i] = driver.TenantRole(s)
+	}
+	rows, err := e.db.QueryContext(ctx, `SELECT s FROM unnest($1::text[], $2::text[]) AS x(s, role)
+		WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+			JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN pg_catalog.pg_roles l ON l.oid = m.member
+			WHERE r.rolname = x.role AND l.rolname = $3)`, schemas, roles, e.set.Config.StrictLoginRole)
+	if err != nil {
+		return nil, fmt.Errorf("schemaset: strict: find the tenants without a role: %w", err)
+	}
+	return scanStrings(rows)
+}
+
 // lockTenants locks the registry rows of names FOR SHARE and returns the names that have one.
 func lockTenants(ctx context.Context, tx *sql.Tx, names []string) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT schema_name FROM public.pgschemas_tenant WHERE schema_name = ANY($1) ORDER BY schema_name FOR SHARE`, names)
 	if err != nil {
 		return nil, err
 	}
+	return scanStrings(rows)
+}
+
+// scanStrings reads rows of one text column, and closes them.
+func scanStrings(rows *sql.Rows) ([]string, error) {
 	defer rows.Close()
-	var live []string
+	var out []string
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
 			return nil, err
 		}
-		live = append(live, s)
+		out = append(out, s)
 	}
-	return live, rows.Err()
+	return out, rows.Err()
 }
