@@ -18,6 +18,10 @@ const (
 	// ParamPooler sets Config.Pooler: "pgschemas_pooler=transaction" behind a pooler in transaction
 	// mode (PgBouncer's pool_mode=transaction, RDS Proxy, ...), "session" (the default) otherwise.
 	ParamPooler = "pgschemas_pooler"
+
+	// ParamStrict sets Config.Strict: "pgschemas_strict=on" (or true, 1), "off" (or false, 0; the
+	// default).
+	ParamStrict = "pgschemas_strict"
 )
 
 // PoolMode says how the server sessions behind the driver's connections are shared.
@@ -57,10 +61,17 @@ type Config struct {
 
 	// Pooler is PoolSession ("" means the same) or PoolTransaction.
 	Pooler PoolMode
+
+	// Strict runs every statement as its tenant's role (TenantRole), set with the path in the same
+	// round trip, so that SQL naming another tenant's schema fails with permission denied; without
+	// a tenant, statements run as the login role itself. The roles are the engine's (schemaset's
+	// strict = true). Connections then run as in the pooler mode, whatever Pooler says, and Connect
+	// refuses a login role that could escape (ErrStrictUnsafe). See the package documentation.
+	Strict bool
 }
 
 // ParseConfig parses a connection string that pgx accepts (URL or keyword/value form), and the
-// pgschemas_ parameters in it (ParamExtraSearchPaths, ParamPooler). An unknown pgschemas_ parameter is
+// pgschemas_ parameters in it (ParamExtraSearchPaths, ParamPooler, ParamStrict). An unknown pgschemas_ parameter is
 // an error.
 func ParseConfig(dsn string) (Config, error) {
 	cc, err := pgx.ParseConfig(dsn)
@@ -83,8 +94,16 @@ func ParseConfig(dsn string) (Config, error) {
 			}
 		case ParamPooler:
 			cfg.Pooler = PoolMode(value)
+		case ParamStrict:
+			switch strings.ToLower(value) {
+			case "on", "true", "1":
+				cfg.Strict = true
+			case "off", "false", "0":
+			default:
+				return Config{}, fmt.Errorf("pgschemas: DSN parameter %s=%q: want on or off", ParamStrict, value)
+			}
 		default:
-			return Config{}, fmt.Errorf("pgschemas: unknown DSN parameter %q (known: %s, %s)", key, ParamExtraSearchPaths, ParamPooler)
+			return Config{}, fmt.Errorf("pgschemas: unknown DSN parameter %q (known: %s, %s, %s)", key, ParamExtraSearchPaths, ParamPooler, ParamStrict)
 		}
 	}
 	if _, err := cfg.check(); err != nil {

@@ -53,10 +53,11 @@ type Connector struct {
 	pgx    sqldriver.Connector // pgx stdlib's connector
 	mode   pgx.QueryExecMode   // the connections' default exec mode: it decides statement tagging
 	tail   string              // the search path after the tenant: `public, "ext"`
-	pooled bool                // Config.Pooler is PoolTransaction
+	pooled bool                // every statement carries its path: Config.Pooler is PoolTransaction, or Config.Strict
+	strict bool                // Config.Strict: every statement carries its role too
 }
 
-// NewConnector checks cfg and returns a Connector for sql.OpenDB. With PoolTransaction, the
+// NewConnector checks cfg and returns a Connector for sql.OpenDB. With PoolTransaction or Strict, the
 // connections run in pgx's QueryExecModeExec (QueryExecModeSimpleProtocol when ConnConfig asks for
 // it), with pgx's statement and description caches off: see the package documentation.
 func NewConnector(cfg Config) (*Connector, error) {
@@ -77,14 +78,14 @@ func NewConnector(cfg Config) (*Connector, error) {
 			return nil, fmt.Errorf("pgschemas: ConnConfig has run-time parameter %q: parse the DSN with driver.ParseConfig, not pgx.ParseConfig", key)
 		}
 	}
-	pooled := cfg.Pooler == PoolTransaction
+	pooled := cfg.Pooler == PoolTransaction || cfg.Strict // strict mode runs on the pooler mode's machinery
 	if pooled {
 		if cc.DefaultQueryExecMode != pgx.QueryExecModeSimpleProtocol {
 			cc.DefaultQueryExecMode = pgx.QueryExecModeExec
 		}
 		cc.StatementCacheCapacity, cc.DescriptionCacheCapacity = 0, 0
 	}
-	return &Connector{pgx: stdlib.GetConnector(*cc), mode: cc.DefaultQueryExecMode, tail: tail, pooled: pooled}, nil
+	return &Connector{pgx: stdlib.GetConnector(*cc), mode: cc.DefaultQueryExecMode, tail: tail, pooled: pooled, strict: cfg.Strict}, nil
 }
 
 // searchPath returns the search path of schema ("" for none): `"acme", public, "ext"`.
@@ -104,13 +105,21 @@ func OpenDB(cfg Config) (*sql.DB, error) {
 	return sql.OpenDB(c), nil
 }
 
-// Connect opens a connection. Its search path is unknown until the first operation sets it.
+// Connect opens a connection. Its search path is unknown until the first operation sets it. In
+// strict mode, it first checks the login role, and fails with ErrStrictUnsafe when the role could
+// escape the tenant roles (see the package documentation).
 func (c *Connector) Connect(ctx context.Context) (sqldriver.Conn, error) {
 	dc, err := c.pgx.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	sc := dc.(*stdlib.Conn)
+	if c.strict {
+		if err := checkLogin(ctx, sc.Conn()); err != nil {
+			sc.Close()
+			return nil, err
+		}
+	}
 	return &conn{std: sc, pgx: sc.Conn(), cn: c}, nil
 }
 

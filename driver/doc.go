@@ -95,6 +95,50 @@
 // default, which closes the connection when a context ends, sends none, but its
 // CancelRequestContextWatcherHandler does.
 //
+// # Strict mode
+//
+// search_path decides where unqualified names resolve, not what SQL may reach: in the modes above,
+// SELECT * FROM other.users reads another tenant. Strict mode (Config.Strict, or
+// pgschemas_strict=on in the DSN) makes that fail with permission denied (SQLSTATE 42501). Each
+// tenant schema has its own NOLOGIN role, named TenantRole(schema), with USAGE on its schema, on
+// public and on the extra search paths, every privilege on its own tables and sequences, and
+// SELECT on public's tables. The engine creates, grants and drops these roles with the tenants
+// (pgschemas.hcl: strict = true, strict_login_role = "<the app's login role>"), and grants each one
+// to the login role, so that the login role may SET ROLE to it.
+//
+//   - Every statement runs as its tenant's role: it is sent right after
+//     SELECT set_config('search_path', $1, true), $2::regnamespace, set_config('role', $3, true)
+//     in the same round trip and transaction, on the pooler mode's machinery (see Poolers: strict
+//     mode runs so, with QueryExecModeExec, whatever Pooler says, and combines with
+//     PoolTransaction). PostgreSQL does not report a change of role to the client, so the driver
+//     cannot trust a role it set before: it sets role and path with each statement, and a RESET
+//     ROLE, SET ROLE or set_config('role', ...) that user SQL runs lasts until the end of that
+//     statement's transaction at most. The next statement runs as its tenant's role again.
+//   - Without a tenant in the context, statements run as the login role itself (role none).
+//   - A schema whose role is missing, or that the login role may not SET ROLE to, fails with
+//     ErrTenantRole: run the engine's apply. The statement does not run.
+//   - Connect checks the login role, and refuses one that can escape the tenant roles with
+//     ErrStrictUnsafe: a superuser; a role that inherits (INHERIT, the default: it would hold every
+//     tenant role's rights without SET ROLE; make it NOINHERIT); a role that owns, or may SET ROLE
+//     to the owner of, a schema other than public and the system schemas. Give the app a login
+//     role of its own, apart from the role that runs the engine.
+//
+// What strict mode does not stop: SQL runs with the login role's own rights wherever user SQL
+// changes the role itself, since any role may RESET ROLE, and SET ROLE to any role it is a member
+// of. A string of several statements, which Exec without arguments sends as one Query message,
+// runs after the set as one transaction: "SET ROLE pgschemas_t_other; SELECT * FROM other.users"
+// reads the other tenant, because the login role is a member of every tenant role; "RESET ROLE;
+// ..." runs as the login role, which should have no rights on tenant schemas. So strict mode
+// confines the SQL that runs in a tenant's context, not SQL that sets the role itself: a statement
+// sent with arguments (the extended protocol, one statement per message) cannot carry a second
+// statement, so an injected clause in it runs as the tenant; text sent without arguments, or in
+// the simple protocol, can stack statements, SET ROLE among them. Statements after a COMMIT inside such a string run
+// as the session's role, the login role unless the string set another. The roles belong to the
+// cluster, not to a database: a tenant of the same name in two databases of one cluster has one
+// role, with rights in both; that is harmless when one login role serves both databases, which
+// already reaches both. Strict mode is for database/sql: ConfigurePool refuses pgschemas_strict,
+// since pgx has no hook per statement.
+//
 // # Statement caches
 //
 // In session mode, pgx caches prepared statements and result descriptions by SQL text (QueryExecModeCacheStatement,
@@ -119,7 +163,7 @@
 // # Limits
 //
 // search_path isolation is not a security boundary: SQL that names another schema explicitly
-// (SELECT * FROM other.t) reads it. In session mode, the existence check runs when the path is
+// (SELECT * FROM other.t) reads it, unless strict mode is on (see Strict mode). In session mode, the existence check runs when the path is
 // set, not on every statement: a schema dropped while pooled connections still have its path set
 // resolves unqualified names in public until those connections change tenant, so stop routing a
 // tenant before dropping it. (In pooler mode, it runs with every statement.)

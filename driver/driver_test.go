@@ -32,7 +32,7 @@ func tenantDB(t *testing.T, schemas ...string) string {
 }
 
 // admin runs SQL outside the driver, on a connection of its own.
-func admin(t *testing.T, dsn, sql string) {
+func admin(t testing.TB, dsn, sql string) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, dsn)

@@ -537,6 +537,8 @@ type isoRun struct {
 	// kill terminates a random backend of the database every 5 to 15 ms, for 15 seconds of load (5
 	// under the race detector or -short) rather than a number of operations.
 	kill bool
+	// strict runs the load in strict mode, as a login role of its own, with a role per tenant.
+	strict bool
 }
 
 // runIsoLoad makes a database for r, runs its load and checks the tables at the end. It returns the
@@ -575,6 +577,11 @@ func runIsoLoad(t *testing.T, r isoRun) *isoLoad {
 	through, cancelRequests := dsn, true
 	if r.dsn != nil {
 		through, cancelRequests = r.dsn(t, dsn), false
+	}
+	if r.strict {
+		login := loginRole(t, dsn)
+		tenantRoles(t, dsn, login, isoTenants...)
+		through = pgtest.WithParams(through, "user", login, driver.ParamStrict, "on")
 	}
 	cfg, err := driver.ParseConfig(through)
 	if err != nil {

@@ -91,7 +91,8 @@ type PoolOptions struct {
 // refuses). As in session mode, the existence check runs when the path is set: a schema dropped
 // while idle connections still have its path resolves names in public until they change tenant,
 // so stop routing a tenant before dropping it. search_path isolation is not a security boundary:
-// SQL that names another schema reads it. For work outside requests, see [Tenant], [WithSchemaOf]
+// SQL that names another schema reads it. Strict mode, which makes it one, is for the database/sql
+// driver only: ConfigurePool refuses pgschemas_strict=on, since pgx has no hook per statement. For work outside requests, see [Tenant], [WithSchemaOf]
 // and [github.com/pgschemas/pgschemas/schemaset.Engine.ForEach].
 func ConfigurePool(cfg *pgxpool.Config, opts PoolOptions) error {
 	if cfg == nil || cfg.ConnConfig == nil {
@@ -107,6 +108,10 @@ func ConfigurePool(cfg *pgxpool.Config, opts PoolOptions) error {
 	if ours.Pooler == PoolTransaction {
 		return fmt.Errorf("pgschemas: ConfigurePool: %s=%s is not supported: a pool sets a session's search path, "+
 			"which leaks behind a pooler in transaction mode; use the database/sql driver there", ParamPooler, PoolTransaction)
+	}
+	if ours.Strict {
+		return fmt.Errorf("pgschemas: ConfigurePool: %s is not supported: strict mode sets the role with every statement, "+
+			"which pgx has no hook for; use the database/sql driver", ParamStrict)
 	}
 	extra := append(append([]string(nil), ours.ExtraSearchPaths...), opts.ExtraSearchPaths...)
 	tail, err := Config{ExtraSearchPaths: extra}.check()

@@ -34,18 +34,40 @@ const setLocalSQL = "SELECT pg_catalog.set_config('search_path', $1, true), $2::
 // pgInvalidSchemaName is the SQLSTATE of setLocalSQL for a missing schema.
 const pgInvalidSchemaName = "3F000"
 
-// setLocalArgs returns the arguments of setLocalSQL for schema ("" for none).
-func (c *conn) setLocalArgs(schema string) (path, nsp string) {
-	nsp = "public"
+// setLocal returns the statement that sets the path (and, in strict mode, the role) for schema
+// ("" for none) until the end of the transaction, and its arguments: setLocalSQL, or setStrictSQL.
+func (c *conn) setLocal(schema string) (string, []string) {
+	nsp := "public"
 	if schema != "" {
 		nsp = quoteSchema(schema)
 	}
-	return c.cn.searchPath(schema), nsp
+	args := []string{c.cn.searchPath(schema), nsp}
+	if !c.cn.strict {
+		return setLocalSQL, args
+	}
+	role := roleNone
+	if schema != "" {
+		role = TenantRole(schema)
+	}
+	return setStrictSQL, append(args, role)
 }
 
-// setLocalErr turns the error of setLocalSQL into the operation's error.
+// setLocalBatch queues the statement of setLocal for schema on b.
+func (c *conn) setLocalBatch(b *pgx.Batch, schema string) {
+	q, args := c.setLocal(schema)
+	vals := make([]any, len(args))
+	for i, a := range args {
+		vals[i] = a
+	}
+	b.Queue(q, vals...)
+}
+
+// setLocalErr turns the error of setLocalSQL (or setStrictSQL) into the operation's error.
 func setLocalErr(schema string, err error) error {
 	var pgErr *pgconn.PgError
+	if rerr := strictRoleErr(schema, err); rerr != nil {
+		return rerr
+	}
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == pgInvalidSchemaName:
 		return &SchemaError{Schema: schema, Err: ErrSchemaNotFound}
@@ -94,8 +116,7 @@ func (c *conn) sendPooled(ctx context.Context, query string, args []sqldriver.Na
 	b := &pgx.Batch{}
 	set := c.setsPath()
 	if set {
-		path, nsp := c.setLocalArgs(schema)
-		b.Queue(setLocalSQL, path, nsp)
+		c.setLocalBatch(b, schema)
 	}
 	if query != "" {
 		b.Queue(query, pooledArgs(args)...)
@@ -155,8 +176,12 @@ func (c *conn) pooledExecSimple(ctx context.Context, query string) (sqldriver.Re
 	}
 	set := c.setsPath()
 	if set {
-		path, nsp := c.setLocalArgs(schema)
-		query = strings.NewReplacer("$1", quoteLiteral(path), "$2", quoteLiteral(nsp)).Replace(setLocalSQL) + ";\n" + query
+		set, args := c.setLocal(schema)
+		var pairs []string
+		for i, a := range args {
+			pairs = append(pairs, "$"+strconv.Itoa(i+1), quoteLiteral(a))
+		}
+		query = strings.NewReplacer(pairs...).Replace(set) + ";\n" + query
 	}
 	mrr := c.pgx.PgConn().Exec(ctx, query)
 	if set {
@@ -222,8 +247,12 @@ func (c *conn) pooledPrepare(ctx context.Context, query string) (sqldriver.Stmt,
 	pl := c.pgx.PgConn().StartPipeline(ctx)
 	set := c.setsPath()
 	if set {
-		path, nsp := c.setLocalArgs(schema)
-		pl.SendQueryParams(setLocalSQL, [][]byte{[]byte(path), []byte(nsp)}, nil, nil, nil)
+		q, args := c.setLocal(schema)
+		vals := make([][]byte, len(args))
+		for i, a := range args {
+			vals[i] = []byte(a)
+		}
+		pl.SendQueryParams(q, vals, nil, nil, nil)
 	}
 	pl.SendPrepare("", query, nil)
 	if err := pl.Sync(); err != nil {
@@ -279,8 +308,7 @@ func (c *conn) pooledBegin(ctx context.Context, opts sqldriver.TxOptions) (sqldr
 func (c *conn) beginPooled(ctx context.Context, schema, begin string) error {
 	b := &pgx.Batch{}
 	b.Queue(begin)
-	path, nsp := c.setLocalArgs(schema)
-	b.Queue(setLocalSQL, path, nsp)
+	c.setLocalBatch(b, schema)
 	br := c.pgx.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()

@@ -121,8 +121,15 @@ type ApplyOptions struct {
 // reference, then the dynamic tenants in parallel. It holds the apply lock for the whole run, so a
 // second apply waits. Each schema runs in one transaction: on failure it is exactly as it was.
 // The error is non-nil only when the run could not start; per-schema failures are in the report.
+// With strict = true, Apply then grants the roles of the tenants it changed, of those it found up
+// to date without their role, and of every tenant when it changed public (with Verify, of all it
+// ran on); an error there is returned with the report (roles.go).
 func (e *Engine) Apply(ctx context.Context, targets []Target, opts ApplyOptions) (*Report, error) {
-	return e.run(ctx, targets, opts, false)
+	report, err := e.run(ctx, targets, opts, false)
+	if err != nil {
+		return report, err
+	}
+	return report, e.syncRoles(ctx, report, opts.Verify)
 }
 
 // Plan computes what Apply would do, running each schema's pending steps and changes in a

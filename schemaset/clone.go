@@ -25,8 +25,8 @@ var ErrReferenceBehind = errors.New("the reference schema is not at the apps' de
 // procedures, triggers, rules, row level security and its policies, and every table's rows. See
 // cloneInTx for how, and for what is rewritten to dst and what is not.
 //
-// With asTenant, dst also gets a tenant row (and the name must pass the tenant rules), and inherits
-// src's record and steps. dst must not exist: an existing dst (even one created concurrently) is
+// With asTenant, dst also gets a tenant row (and the name must pass the tenant rules), inherits
+// src's record and steps, and, with strict = true, its own role (roles.go). dst must not exist: an existing dst (even one created concurrently) is
 // ErrTenantExists and is left untouched. On any failure nothing is left.
 func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) error {
 	if err := driver.CheckSchemaName(src); err != nil {
@@ -80,6 +80,7 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) erro
 					return err
 				}
 			}
+			return e.grantTenantRole(ctx, tx, dst)
 		}
 		return nil
 	})

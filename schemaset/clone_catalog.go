@@ -27,12 +27,13 @@ const (
 // the dependents that are in the schema (a table's indexes, constraints, defaults, triggers, rules
 // and policies, a type's array type, ...), so that its cost follows the size of the schema, not of
 // the database: the catalogs have no index on the namespace, and scanning pg_class of a database of
-// many tenants would cost more than the clone.
+// many tenants would cost more than the clone. Default privileges (pg_default_acl, 826) are left
+// out: they name roles, which a clone does not copy, and strict mode grants dst's own (roles.go).
 const cloneObjectsCTE = `WITH RECURSIVE ns AS (
 	SELECT oid, xmin FROM pg_catalog.pg_namespace WHERE nspname = $1
 ), objs(classid, objid) AS (
 	SELECT d.classid, d.objid FROM pg_catalog.pg_depend d, ns
-	WHERE d.refclassid = 2615 AND d.refobjid = ns.oid
+	WHERE d.refclassid = 2615 AND d.refobjid = ns.oid AND d.classid <> 826
 	UNION
 	SELECT d.classid, d.objid FROM objs o, LATERAL (
 		SELECT d.classid, d.objid FROM pg_catalog.pg_depend d

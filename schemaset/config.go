@@ -22,6 +22,15 @@ type Config struct {
 	// ExtraSearchPaths are schemas appended after public in every search path, for example a
 	// schema that holds extensions. They are handed to the driver.
 	ExtraSearchPaths []string
+	// Strict turns on strict isolation (strict = true): the engine gives each tenant schema its own
+	// role, driver.TenantRole(schema), creates and drops it with the tenant, keeps its grants on
+	// apply, and grants it to StrictLoginRole; the driver then runs each tenant's statements as that
+	// role (DriverConfig sets driver.Config.Strict). See roles.go and the driver's Strict mode.
+	Strict bool
+	// StrictLoginRole (strict_login_role) is the login role of the application, which must be
+	// allowed to SET ROLE to every tenant role: the engine grants it each one. Required with
+	// Strict, refused without it.
+	StrictLoginRole string
 	// Public lists the apps whose tables live in public and are shared by every tenant.
 	Public Public
 	// Static lists the static tenants, in the order of the file.

@@ -61,7 +61,7 @@ func loadConfig(fsys fs.FS, name string, src []byte, display string) (*Config, e
 // The schema of pgschemas.hcl: its top level and the body of each block.
 var (
 	topSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "apps_dir"}, {Name: "extra_search_paths"}},
+		Attributes: []hcl.AttributeSchema{{Name: "apps_dir"}, {Name: "extra_search_paths"}, {Name: "strict"}, {Name: "strict_login_role"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "public"},
 			{Type: "static", LabelNames: []string{"name"}},
@@ -97,6 +97,8 @@ func parseConfig(src []byte, filename string) (*Config, []Problem) {
 	top := field{}
 	d.c.AppsDir = d.str(content.Attributes["apps_dir"], top.child("apps_dir"))
 	d.c.ExtraSearchPaths = d.list(content.Attributes["extra_search_paths"], top.child("extra_search_paths"))
+	d.c.Strict = d.boolean(content.Attributes["strict"], top.child("strict"))
+	d.c.StrictLoginRole = d.str(content.Attributes["strict_login_role"], top.child("strict_login_role"))
 	first := map[string]*hcl.Block{}
 	for _, b := range content.Blocks {
 		switch b.Type {
@@ -179,6 +181,24 @@ func (d *decoder) str(attr *hcl.Attribute, f field) string {
 	}
 	s, _ := d.strExpr(attr.Expr, f)
 	return s
+}
+
+// boolean decodes the bool attribute attr of f; nil gives false.
+func (d *decoder) boolean(attr *hcl.Attribute, f field) bool {
+	if attr == nil {
+		return false
+	}
+	v, diags := attr.Expr.Value(nil)
+	if diags.HasErrors() {
+		d.diags(diags)
+		return false
+	}
+	if v.IsNull() || v.Type() != cty.Bool {
+		d.problem(attr.Expr.Range(), ErrInvalidConfig, "%s: must be true or false, not %s", f.label, typeName(v))
+		return false
+	}
+	d.at(f, attr.Expr.Range(), v.GoString())
+	return v.True()
 }
 
 // strExpr decodes the string expression expr of f, and reports whether it is one.

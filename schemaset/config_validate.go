@@ -155,6 +155,7 @@ func (c *Config) check(appExists func(string) bool, fsys fs.FS) []Problem {
 		}
 		v.apps(dynamicField.child("apps"), d.Apps)
 	}
+	v.strict()
 	paths := field{}.child("extra_search_paths")
 	for i, name := range c.ExtraSearchPaths {
 		f := paths.index(i)

@@ -174,9 +174,10 @@ func (s *Set) KindOf(name string) (Target, bool) {
 	return Target{}, false
 }
 
-// DriverConfig returns the pgschemas driver configuration for this set: the connection cc and the
-// config's extra search paths. Open the service's pool with driver.OpenDB(set.DriverConfig(cc)) so
+// DriverConfig returns the pgschemas driver configuration for this set: the connection cc, the
+// config's extra search paths, and strict mode when the config has strict = true (cc must then log
+// in as strict_login_role). Open the service's pool with driver.OpenDB(set.DriverConfig(cc)) so
 // that every tenant's search path is the one the engine applied against.
 func (s *Set) DriverConfig(cc *pgx.ConnConfig) driver.Config {
-	return driver.Config{ConnConfig: cc, ExtraSearchPaths: slices.Clone(s.Config.ExtraSearchPaths)}
+	return driver.Config{ConnConfig: cc, ExtraSearchPaths: slices.Clone(s.Config.ExtraSearchPaths), Strict: s.Config.Strict}
 }

@@ -67,7 +67,8 @@ func (s *Set) CheckTenantName(name string) error {
 // creates its schema, and fills it, by cloning the reference when one is configured and up to
 // date, else from the apps. When the reference exists but is behind the apps, it creates nothing
 // and returns ErrReferenceBehind (run Apply first). The first domain is the primary one unless
-// another is marked. On any failure, nothing is left: no row, no domain and no schema.
+// another is marked. With strict = true it also creates the tenant's role and its grants
+// (roles.go). On any failure, nothing is left: no row, no domain, no schema and no role.
 func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domain) error {
 	if e.set.Config.Dynamic == nil {
 		return fmt.Errorf("schemaset: create tenant %q: %w", name, ErrNoDynamic)
@@ -106,6 +107,9 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 			return err
 		}
 		if _, err := e.runSteps(ctx, tx, t, record{}); err != nil {
+			return err
+		}
+		if err := e.grantTenantRole(ctx, tx, name); err != nil {
 			return err
 		}
 		if e.opts.AfterCreate != nil {
@@ -210,7 +214,8 @@ func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) err
 }
 
 // DropTenant drops a dynamic tenant: its schema with everything in it, its row, its domains and its
-// records, in one transaction. public, static tenants and the reference are refused.
+// records, and its strict-mode role when it has one (roles.go), in one transaction. public, static
+// tenants and the reference are refused.
 func (e *Engine) DropTenant(ctx context.Context, name string) error {
 	if t, ok := e.set.KindOf(name); ok {
 		return fmt.Errorf("schemaset: drop %q: %w: it is the set's %s %q", name, ErrNotTenant, t.Kind, t.Schema)
@@ -246,8 +251,10 @@ func (e *Engine) DropTenant(ctx context.Context, name string) error {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+quoteIdent(name)+" CASCADE")
-		return err
+		if _, err := tx.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+quoteIdent(name)+" CASCADE"); err != nil {
+			return err
+		}
+		return dropTenantRole(ctx, tx, name)
 	})
 	if err != nil {
 		return fmt.Errorf("schemaset: drop tenant %q: %w", name, err)
