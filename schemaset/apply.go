@@ -59,6 +59,9 @@ type Result struct {
 // Report is the outcome of a run over several schemas, in apply order.
 type Report struct {
 	Results []Result
+	// Pool is what the apply did to the pool of pre-cloned schemas after the reference (see
+	// FillPool); nil when it did nothing (no pool, or the reference was not in the run).
+	Pool *PoolFill `json:",omitempty"`
 }
 
 // Count returns how many results have the outcome.
@@ -100,6 +103,9 @@ func (r *Report) Err() error {
 			errs = append(errs, res.Err)
 		}
 	}
+	if r.Pool != nil && r.Pool.Err != nil {
+		errs = append(errs, r.Pool.Err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -122,8 +128,14 @@ type ApplyOptions struct {
 // reference, then the dynamic tenants in parallel. It holds the apply lock for the whole run, so a
 // second apply waits. Each schema runs in one transaction: on failure it is exactly as it was.
 // The error is non-nil only when the run could not start; per-schema failures are in the report.
+// When the run includes the reference and a pool is kept, Apply then fills the pool (FillPool),
+// which replaces the pooled schemas that fell behind; that outcome is the report's Pool.
 func (e *Engine) Apply(ctx context.Context, targets []Target, opts ApplyOptions) (*Report, error) {
-	return e.run(ctx, targets, opts, false)
+	report, err := e.run(ctx, targets, opts, false)
+	if err == nil {
+		e.keepPool(ctx, report)
+	}
+	return report, err
 }
 
 // Plan computes what Apply would do, running each schema's pending steps and changes in a

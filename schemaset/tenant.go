@@ -64,9 +64,13 @@ func (s *Set) CheckTenantName(name string) error {
 }
 
 // CreateTenant creates a dynamic tenant: in one transaction it inserts the tenant's row and domains,
-// creates its schema, and fills it, by cloning the reference when one is configured and up to
-// date, else from the apps. The first domain is the primary one unless another is marked. On any
-// failure, nothing is left: no row, no domain and no schema.
+// and makes its schema: by claiming a pooled schema at the apps' fingerprint (see FillPool), which
+// it renames to name, or else by creating the schema and filling it, by cloning the reference when
+// one is configured and up to date, else from the apps. The first domain is the primary one unless
+// another is marked. On any failure, nothing is left: no row, no domain and no schema, and a
+// claimed pooled schema is back in the pool. Concurrent creations never claim one pooled schema
+// twice (a row lock, skipped by the others, who take another or fall back to the clone). After a
+// claim it wakes the engine's RefillInBackground, if one runs.
 func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domain) error {
 	if e.set.Config.Dynamic == nil {
 		return fmt.Errorf("schemaset: create tenant %q: %w", name, ErrNoDynamic)
@@ -78,11 +82,19 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 		return err
 	}
 	t := Target{Schema: name, Kind: KindDynamic}
-	states, err := e.desiredStates(ctx, []Target{t})
-	if err != nil {
-		return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
+	// The desired state is needed only to build from the apps: a claim or a clone does without,
+	// and computing it the first time materialises the apps. Computed here, before the
+	// creation's transaction, it does not need a second connection at the same time.
+	var d *desired
+	if ref := e.set.Config.Reference(); ref == "" || !e.schemaExists(ctx, ref) {
+		states, err := e.desiredStates(ctx, []Target{t})
+		if err != nil {
+			return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
+		}
+		d = states[desiredKey(t)]
 	}
-	err = inTx(ctx, e.db, func(tx *sql.Tx) error {
+	claimed := false
+	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
 		if err := lockShared(ctx, tx); err != nil {
 			return err
 		}
@@ -92,14 +104,20 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 		if err := insertTenant(ctx, tx, name, domains); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(name)); err != nil {
-			if isSQLState(err, "42P06") { // duplicate_schema
-				return fmt.Errorf("%w: schema %q exists (without a tenant row); drop it or choose another name", ErrTenantExists, name)
-			}
+		var err error
+		if claimed, err = e.claim(ctx, tx, t); err != nil {
 			return err
 		}
-		if err := e.fill(ctx, tx, t, states[desiredKey(t)]); err != nil {
-			return err
+		if !claimed {
+			if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(name)); err != nil {
+				if isSQLState(err, "42P06") { // duplicate_schema
+					return fmt.Errorf("%w: schema %q exists (without a tenant row); drop it or choose another name", ErrTenantExists, name)
+				}
+				return err
+			}
+			if err := e.fill(ctx, tx, t, d); err != nil {
+				return err
+			}
 		}
 		if err := e.record(ctx, tx, t); err != nil {
 			return err
@@ -116,6 +134,9 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 	})
 	if err != nil {
 		return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
+	}
+	if claimed {
+		e.claimed()
 	}
 	return nil
 }
@@ -194,6 +215,14 @@ func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) err
 		e.opts.logger().WarnContext(ctx, "the reference schema does not exist yet; creating the tenant from the apps (run apply to create the reference)",
 			"reference", ref, "tenant", t.Schema)
 	}
+	if d == nil {
+		// The reference was dropped since CreateTenant looked.
+		states, err := e.desiredStates(ctx, []Target{t})
+		if err != nil {
+			return err
+		}
+		d = states[desiredKey(t)]
+	}
 	drv, err := postgres.Open(tx)
 	if err != nil {
 		return err
@@ -206,6 +235,13 @@ func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) err
 		return err
 	}
 	return e.execPlan(ctx, tx, plan)
+}
+
+// schemaExists reports whether the schema exists; false when that cannot be read.
+func (e *Engine) schemaExists(ctx context.Context, name string) bool {
+	var ok bool
+	err := e.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1)`, name).Scan(&ok)
+	return err == nil && ok
 }
 
 // DropTenant drops a dynamic tenant: its schema with everything in it, its row, its domains and its
