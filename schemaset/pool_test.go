@@ -243,6 +243,19 @@ func TestPoolClaim(t *testing.T) {
 			t.Errorf("resolve acme.example.test = %+v, %v", tn, err)
 		}
 	})
+	t.Run("name taken", func(t *testing.T) {
+		// A schema of that name without a tenant row: the claim fails and the pool keeps its schema.
+		mustExec(t, db, `CREATE SCHEMA taken`)
+		if err := e.CreateTenant(ctx, "taken"); !errors.Is(err, schemaset.ErrTenantExists) {
+			t.Errorf("CreateTenant over an existing schema = %v, want ErrTenantExists", err)
+		}
+		if got := pooled(t, db); len(got) != 1 || got[rest] != before[rest] {
+			t.Errorf("a failed claim changed the pool: %v", got)
+		}
+		if got := leftovers(t, db, "taken"); !slices.Equal(got, []string{"schema"}) {
+			t.Errorf("a failed claim left %v", got)
+		}
+	})
 	t.Run("drop", func(t *testing.T) {
 		if err := e.DropTenant(ctx, "acme"); err != nil {
 			t.Fatal(err)
