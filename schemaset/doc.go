@@ -10,4 +10,8 @@
 // union of its apps, computed by materialising them in a scratch schema inside a transaction that is
 // always rolled back; each live schema is inspected and diffed against it; the diff becomes a Plan,
 // which is data and can be printed; and Apply runs each schema's plan in one transaction of its own.
+//
+// CreateTenant makes a dynamic tenant's schema in the cheapest way available: by claiming a
+// pre-cloned copy of the reference from the warm pool (dynamic { pool = N }; see FillPool), which
+// is one rename; else by cloning the reference (see Clone); else from the apps.
 package schemaset

@@ -48,8 +48,10 @@ type PoolSchema struct {
 	// Fingerprint is the desired-state fingerprint the schema was filled at.
 	Fingerprint string    `json:"fingerprint"`
 	FilledAt    time.Time `json:"filled_at"`
-	// Current is true when the schema can be claimed: it is at the apps' fingerprint and was
-	// cloned from the reference's catalog as it is now.
+	// Current is true when the schema is at this engine's apps' fingerprint and was cloned from
+	// the reference's catalog as it is now. A claim checks the fingerprint only (a catalog
+	// fingerprint costs milliseconds); the next fill or apply replaces a schema cloned from an
+	// older catalog of the reference.
 	Current bool `json:"current"`
 }
 

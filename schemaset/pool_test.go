@@ -513,6 +513,13 @@ func TestPoolRefillInBackground(t *testing.T) {
 		}
 		ready(2)
 	}
+	// Ended, it returns: wait (which the deferred call repeats) does not block for good.
 	cancel()
-	wait()
+	stopped := make(chan struct{})
+	go func() { wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(time.Minute):
+		t.Fatal("the refiller did not stop after its context ended")
+	}
 }

@@ -38,8 +38,9 @@ func (a *app) tenantCreateCmd() *cobra.Command {
 		Use:   "create NAME [--domain HOST[/FOLDER]]...",
 		Short: "Create a dynamic tenant",
 		Long: `create creates the dynamic tenant NAME: in one transaction, its row, its domains and its schema, with
-its tables. It clones the reference schema (rows included) when one is configured and up to date, else
-builds the tables from the apps. On failure nothing is left behind.
+its tables. It claims a pre-cloned schema from the pool (dynamic { pool = N }, see "pool") when one is
+current, renaming it to NAME; else it clones the reference schema (rows included) when one is
+configured and up to date, else builds the tables from the apps. On failure nothing is left behind.
 
 NAME is the tenant's schema name: a letter or underscore, then letters, digits or underscores, at most
 63 in all; not pg_..., not pgschemas_..., and not public, a static tenant or the reference (ignoring case).
