@@ -268,9 +268,13 @@ func dropPooled(ctx context.Context, tx *sql.Tx, name string) error {
 // claim takes a current pooled schema for the new tenant t, inside the creation's transaction tx
 // (which holds the apply lock shared): it deletes one pool row at the apps' fingerprint, skipping
 // those that concurrent claims hold, and renames its schema to t's name. It reports false, having
-// changed nothing, when no such row is free. If tx rolls back, the row and the schema are back in
-// the pool.
+// changed nothing, when no such row is free, or when this engine keeps no pool (a config with
+// pool = 0 creates as if there were none; the next apply or fill drops what is left). If tx rolls
+// back, the row and the schema are back in the pool.
 func (e *Engine) claim(ctx context.Context, tx *sql.Tx, t Target) (bool, error) {
+	if e.poolSize() == 0 || e.set.Config.Reference() == "" {
+		return false, nil
+	}
 	var pooled string
 	err := tx.QueryRowContext(ctx, `DELETE FROM public.pgschemas_pool WHERE schema_name = (
 			SELECT schema_name FROM public.pgschemas_pool WHERE fingerprint = $1

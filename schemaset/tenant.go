@@ -64,8 +64,9 @@ func (s *Set) CheckTenantName(name string) error {
 }
 
 // CreateTenant creates a dynamic tenant: in one transaction it inserts the tenant's row and domains,
-// and makes its schema: by claiming a pooled schema at the apps' fingerprint (see FillPool), which
-// it renames to name, or else by creating the schema and filling it, by cloning the reference when
+// and makes its schema: by claiming a pooled schema at the apps' fingerprint when the engine
+// keeps a pool (dynamic { pool }, or Options.PoolSize; see FillPool), which it renames to name, or
+// else by creating the schema and filling it, by cloning the reference when
 // one is configured and up to date, else from the apps. The first domain is the primary one unless
 // another is marked. On any failure, nothing is left: no row, no domain and no schema, and a
 // claimed pooled schema is back in the pool. Concurrent creations never claim one pooled schema
@@ -84,9 +85,10 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 	t := Target{Schema: name, Kind: KindDynamic}
 	// The desired state is needed only to build from the apps: a claim or a clone does without,
 	// and computing it the first time materialises the apps. Computed here, before the
-	// creation's transaction, it does not need a second connection at the same time.
+	// creation's transaction, it does not need a second connection at the same time. With a pool,
+	// the reference is taken to exist (fill computes it if not), to save a claim a round trip.
 	var d *desired
-	if ref := e.set.Config.Reference(); ref == "" || !e.schemaExists(ctx, ref) {
+	if ref := e.set.Config.Reference(); ref == "" || (e.poolSize() == 0 && !e.schemaExists(ctx, ref)) {
 		states, err := e.desiredStates(ctx, []Target{t})
 		if err != nil {
 			return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
