@@ -69,9 +69,10 @@ type PoolStatus struct {
 type PoolFill struct {
 	// Filled are the pooled schemas it created, and Dropped those it dropped: behind (another
 	// fingerprint, or cloned from an older catalog of the reference) or beyond the size.
-	Filled, Dropped []string
+	Filled  []string `json:"filled"`
+	Dropped []string `json:"dropped"`
 	// Ready counts the claimable schemas when it finished.
-	Ready int
+	Ready int `json:"ready"`
 	// Err is the failure of the fill that Apply ran after the reference (nil from FillPool, which
 	// returns it).
 	Err error `json:"-"`

@@ -44,8 +44,18 @@ func TestPool(t *testing.T) {
 	if st.Size != 2 || st.Ready != 3 || len(st.Schemas) != 3 || !st.Schemas[2].Current {
 		t.Errorf("pool status --json = %+v, want 3 current of size 2", st)
 	}
-	r = f.ok("apply")
-	wantContains(t, "apply over a pool beyond its size", r.stdout, "pool: 0 filled, 1 dropped, 2 ready")
+	var rep struct {
+		Pool struct {
+			Filled, Dropped []string
+			Ready           int
+		}
+	}
+	if err := json.Unmarshal([]byte(f.ok("apply", "--json").stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Pool.Filled) != 0 || len(rep.Pool.Dropped) != 1 || rep.Pool.Ready != 2 {
+		t.Errorf("apply --json over a pool beyond its size: pool %+v, want 1 dropped and 2 ready", rep.Pool)
+	}
 	f.want(2, "pool")
 	f.want(2, "pool", "fill", "--size", "-1")
 }
