@@ -373,7 +373,8 @@ func TestPoolConcurrentClaims(t *testing.T) {
 // TestPoolRefusesEmbeddedName: a reference whose objects name its own schema as text (a function
 // body that qualifies a table, a function's SET search_path, a view, a check constraint and a
 // trigger argument that spell the name) is refused, with every such object named and nothing
-// pooled; what refers by oid (a view over a qualified table, sequences) is not reported.
+// pooled; what refers by oid (a view over a qualified table, sequences) is not reported. A copy
+// that spells a pooled schema's name is refused too, and a safe reference is pooled.
 func TestPoolRefusesEmbeddedName(t *testing.T) {
 	ctx := context.Background()
 	db := fresh(t)
@@ -413,6 +414,22 @@ func TestPoolRefusesEmbeddedName(t *testing.T) {
 	}
 	if rep.Pool == nil || !errors.Is(rep.Pool.Err, schemaset.ErrPoolUnsafe) || !errors.Is(rep.Err(), schemaset.ErrPoolUnsafe) {
 		t.Errorf("apply with an unsafe reference: pool %+v, err %v; want ErrPoolUnsafe", rep.Pool, rep.Err())
+	}
+
+	// Safe now, but for a body that spells a pooled schema's name: each copy is checked too.
+	mustExec(t, db, `DROP FUNCTION sample.note_count(), sample.pathy(); DROP TRIGGER notes_stamp ON sample.notes;
+		DROP VIEW sample.named; ALTER TABLE sample.settings DROP CONSTRAINT settings_where;
+		CREATE FUNCTION sample.sneaky() RETURNS text LANGUAGE sql AS $$ SELECT 'pgschemas_pool_1' $$`)
+	_, err = e.FillPool(ctx)
+	if !errors.Is(err, schemaset.ErrPoolUnsafe) || !strings.Contains(err.Error(), `the copy of "sample" names a pooled schema as text in: function sneaky()`) {
+		t.Errorf("FillPool with a body naming a pooled schema = %v, want ErrPoolUnsafe naming sneaky()", err)
+	}
+	if got := append(poolSchemas(t, db), strs(t, db, `SELECT schema_name FROM pgschemas_pool`)...); len(got) > 0 {
+		t.Errorf("a refused copy was pooled: %v", got)
+	}
+	mustExec(t, db, `DROP FUNCTION sample.sneaky()`)
+	if fill, err := e.FillPool(ctx); err != nil || len(fill.Filled) != 2 {
+		t.Errorf("FillPool once the reference is safe: %+v, %v", fill, err)
 	}
 }
 
