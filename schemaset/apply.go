@@ -58,6 +58,9 @@ type Result struct {
 // Report is the outcome of a run over several schemas, in apply order.
 type Report struct {
 	Results []Result
+	// Pool is what the apply did to the pool of pre-cloned schemas after the reference (see
+	// FillPool); nil when it did nothing (no pool, or the reference was not in the run).
+	Pool *PoolFill `json:",omitempty"`
 }
 
 // Count returns how many results have the outcome.
@@ -99,6 +102,9 @@ func (r *Report) Err() error {
 			errs = append(errs, res.Err)
 		}
 	}
+	if r.Pool != nil && r.Pool.Err != nil {
+		errs = append(errs, r.Pool.Err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -121,6 +127,8 @@ type ApplyOptions struct {
 // reference, then the dynamic tenants in parallel. It holds the apply lock for the whole run, so a
 // second apply waits. Each schema runs in one transaction: on failure it is exactly as it was.
 // The error is non-nil only when the run could not start; per-schema failures are in the report.
+// When the run includes the reference and a pool is kept, Apply then fills the pool (FillPool),
+// which replaces the pooled schemas that fell behind; that outcome is the report's Pool.
 // With strict = true, Apply then grants the roles of the tenants it changed, of those it found up
 // to date without their role, and of every tenant when it changed public (with Verify, of all it
 // ran on); an error there is returned with the report (roles.go).
@@ -129,6 +137,7 @@ func (e *Engine) Apply(ctx context.Context, targets []Target, opts ApplyOptions)
 	if err != nil {
 		return report, err
 	}
+	e.keepPool(ctx, report)
 	return report, e.syncRoles(ctx, report, opts.Verify)
 }
 

@@ -3,6 +3,7 @@ package schemaset_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -127,37 +128,9 @@ func benchSetDir(b testing.TB, reference bool) *schemaset.Set {
 // the server runs on this host), which other load disturbs much less.
 func BenchmarkClone(b *testing.B) {
 	ctx := context.Background()
-	dsn := pgtest.NewDatabase(b)
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(12)
-	db.SetMaxIdleConns(12) // keep the backends, whose CPU time serverCPU reads
-	withRef := schemaset.New(benchSetDir(b, true), db, schemaset.Options{})
-	noRef := schemaset.New(benchSetDir(b, false), db, schemaset.Options{})
-	targets, err := withRef.Select(ctx, schemaset.Selector{All: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rep, err := withRef.Apply(ctx, targets, schemaset.ApplyOptions{})
-	if err == nil {
-		err = rep.Err()
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := db.Exec("SET search_path = sample, public;" + benchExtrasSQL + benchSeedSQL() + "RESET search_path"); err != nil {
-		b.Fatal(err)
-	}
-	floor := filepath.Join(b.TempDir(), "floor.sql")
-	script := benchTablesSQL() + benchExtrasSQL + benchSeedSQL()
-	if err := os.WriteFile(floor, []byte("CREATE SCHEMA :\"schema\";\nSET search_path = :\"schema\", public;\n"+script), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	var n atomic.Int64 // tenant names stay unique however often the sub-benchmarks run
-	name := func(prefix string) string { return fmt.Sprintf("%s_%06d", prefix, n.Add(1)) }
+	env := newBenchEnv(b)
+	db, withRef, noRef := env.db, env.withRef, env.noRef
+	name := env.name
 	create := func(b *testing.B, e *schemaset.Engine, prefix string) {
 		// The engine computes its desired state and its clone script once: not in the timing.
 		if err := e.CreateTenant(ctx, name(prefix+"_warm")); err != nil {
@@ -175,24 +148,15 @@ func BenchmarkClone(b *testing.B) {
 	b.Run("case=apps", func(b *testing.B) { create(b, noRef, "apps") })
 	b.Run("case=floor", func(b *testing.B) {
 		for b.Loop() {
-			out, err := exec.Command("psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-v", "schema="+name("floor"), "-f", floor, dsn).CombinedOutput()
-			if err != nil {
-				b.Fatalf("psql: %v\n%s", err, out)
+			if err := env.floorPsql(name("floor")); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("case=floor-exec", func(b *testing.B) {
 		cpu := serverCPU(b, db)
 		for b.Loop() {
-			s := name("exec")
-			tx, err := db.BeginTx(ctx, nil)
-			if err == nil {
-				_, err = tx.ExecContext(ctx, fmt.Sprintf("CREATE SCHEMA %s; SET LOCAL search_path = %s, public;\n%s", s, s, script))
-			}
-			if err == nil {
-				err = tx.Commit()
-			}
-			if err != nil {
+			if err := env.floorExec(ctx, name("exec")); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -213,6 +177,82 @@ func BenchmarkClone(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tenants/s")
 	})
+}
+
+// benchEnv is the reference on a throwaway database: applied, seeded, and written as
+// the floor's script.
+type benchEnv struct {
+	db  *sql.DB
+	dsn string
+	// withRef and noRef are engines on sets with and without the reference (sample).
+	withRef, noRef *schemaset.Engine
+	// floor is the path of the psql script that creates :"schema" with the reference's DDL and
+	// rows; script is that DDL and rows, for the schema first on the search path.
+	floor, script string
+	n             atomic.Int64
+}
+
+func newBenchEnv(b *testing.B) *benchEnv {
+	ctx := context.Background()
+	env := &benchEnv{dsn: pgtest.NewDatabase(b)}
+	db, err := sql.Open("pgx", env.dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(12)
+	db.SetMaxIdleConns(12) // keep the backends, whose CPU time serverCPU reads
+	env.db = db
+	env.withRef = schemaset.New(benchSetDir(b, true), db, schemaset.Options{})
+	env.noRef = schemaset.New(benchSetDir(b, false), db, schemaset.Options{})
+	targets, err := env.withRef.Select(ctx, schemaset.Selector{All: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := env.withRef.Apply(ctx, targets, schemaset.ApplyOptions{})
+	if err == nil {
+		err = rep.Err()
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Exec("SET search_path = sample, public;" + benchExtrasSQL + benchSeedSQL() + "RESET search_path"); err != nil {
+		b.Fatal(err)
+	}
+	env.floor = filepath.Join(b.TempDir(), "floor.sql")
+	env.script = benchTablesSQL() + benchExtrasSQL + benchSeedSQL()
+	if err := os.WriteFile(env.floor, []byte("CREATE SCHEMA :\"schema\";\nSET search_path = :\"schema\", public;\n"+env.script), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return env
+}
+
+// name returns a new tenant name; names stay unique however often the sub-benchmarks run.
+func (env *benchEnv) name(prefix string) string {
+	return fmt.Sprintf("%s_%06d", prefix, env.n.Add(1))
+}
+
+// floorPsql creates the schema s from the floor's script with psql -1: one process, connection
+// and transaction.
+func (env *benchEnv) floorPsql(s string) error {
+	out, err := exec.Command("psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-v", "schema="+s, "-f", env.floor, env.dsn).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("psql: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// floorExec creates the schema s from the floor's script through the pool, in one transaction
+// and one round trip.
+func (env *benchEnv) floorExec(ctx context.Context, s string) error {
+	tx, err := env.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("CREATE SCHEMA %s; SET LOCAL search_path = %s, public;\n%s", s, s, env.script)); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
 }
 
 // serverCPU starts measuring the CPU time of the backends connected to db's database, and returns

@@ -72,6 +72,10 @@ type Dynamic struct {
 	Apps []string
 	// CloneReference names the reference schema; empty means no reference.
 	CloneReference string
+	// Pool is how many pre-cloned schemas of the reference (pgschemas_pool_<n>) the engine keeps
+	// ready, so that CreateTenant can claim one by renaming it instead of cloning (see FillPool).
+	// Zero keeps none. It must not be negative, and needs CloneReference.
+	Pool int
 }
 
 // defaultAppsDir is the apps folder of a Config whose AppsDir is empty.

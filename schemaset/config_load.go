@@ -3,8 +3,10 @@ package schemaset
 import (
 	"fmt"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -70,7 +72,7 @@ var (
 	}
 	publicSchema  = attrSchema("apps")
 	staticSchema  = attrSchema("apps", "domains", "fallback_domains")
-	dynamicSchema = attrSchema("apps", "clone_reference")
+	dynamicSchema = attrSchema("apps", "clone_reference", "pool")
 )
 
 // attrSchema is the schema of a body that holds the optional attributes names and no blocks.
@@ -128,6 +130,7 @@ func parseConfig(src []byte, filename string) (*Config, []Problem) {
 			d.c.Dynamic = &Dynamic{
 				Apps:           d.list(attrs["apps"], dynamicField.child("apps")),
 				CloneReference: d.str(attrs["clone_reference"], dynamicField.child("clone_reference")),
+				Pool:           d.int(attrs["pool"], dynamicField.child("pool")),
 			}
 		}
 	}
@@ -215,6 +218,31 @@ func (d *decoder) strExpr(expr hcl.Expression, f field) (string, bool) {
 	s := v.AsString()
 	d.at(f, expr.Range(), s)
 	return s, true
+}
+
+// int decodes the whole-number attribute attr of f; nil gives 0. A value that is not a whole
+// number is reported and gives 0; its sign is checked by Validate.
+func (d *decoder) int(attr *hcl.Attribute, f field) int {
+	if attr == nil {
+		return 0
+	}
+	v, diags := attr.Expr.Value(nil)
+	if diags.HasErrors() {
+		d.diags(diags)
+		return 0
+	}
+	if v.IsNull() || v.Type() != cty.Number {
+		d.problem(attr.Expr.Range(), ErrInvalidConfig, "%s: must be a whole number, not %s", f.label, typeName(v))
+		return 0
+	}
+	bf := v.AsBigFloat()
+	n, acc := bf.Int64()
+	if !bf.IsInt() || acc != big.Exact || n != int64(int(n)) {
+		d.problem(attr.Expr.Range(), ErrInvalidConfig, "%s: must be a whole number, not %s", f.label, bf.Text('g', -1))
+		return 0
+	}
+	d.at(f, attr.Expr.Range(), strconv.Itoa(int(n)))
+	return int(n)
 }
 
 // list decodes the list of strings attr of f; nil gives nil. An element that is not a string is

@@ -154,6 +154,7 @@ func (c *Config) check(appExists func(string) bool, fsys fs.FS) []Problem {
 				"the reference "+strconv.Quote(d.CloneReference))
 		}
 		v.apps(dynamicField.child("apps"), d.Apps)
+		v.pool(d)
 	}
 	v.strict()
 	paths := field{}.child("extra_search_paths")
@@ -162,6 +163,18 @@ func (c *Config) check(appExists func(string) bool, fsys fs.FS) []Problem {
 		v.schemaName(f, name, strconv.Quote(name), "overlaps", ErrSearchPathOverlap, f.label+" "+strconv.Quote(name))
 	}
 	return v.probs
+}
+
+// pool checks the dynamic block's pool size: zero or more, and more only with a reference, which
+// is what pooled schemas are cloned from.
+func (v *checker) pool(d *Dynamic) {
+	f := dynamicField.child("pool")
+	switch {
+	case d.Pool < 0:
+		v.add(f, strconv.Itoa(d.Pool), ErrInvalidConfig, "must be zero (no pool) or more, not %d", d.Pool)
+	case d.Pool > 0 && d.CloneReference == "":
+		v.add(f, strconv.Itoa(d.Pool), ErrInvalidConfig, "%d needs clone_reference: pooled schemas are clones of the reference", d.Pool)
+	}
 }
 
 // add reports a problem with the value val of f, at its position when c still holds the value that

@@ -81,6 +81,9 @@ type Options struct {
 	// BeforeDrop runs inside the transaction that drops a tenant, before anything is dropped. An
 	// error keeps the tenant.
 	BeforeDrop func(ctx context.Context, tx *sql.Tx, tenant string) error
+	// PoolSize, when above zero, overrides the config's dynamic { pool }: the number of
+	// pre-cloned schemas FillPool keeps (pool.go).
+	PoolSize int
 }
 
 func (o Options) parallel() int {
@@ -121,13 +124,15 @@ type Engine struct {
 
 	// clones caches the clone scripts generated from each source schema (clone.go).
 	clones *cloneScripts
+	// refill wakes RefillInBackground after a claim (pool.go).
+	refill chan struct{}
 }
 
 // New returns an engine for set on db. db is a database/sql pool on the pgx driver ("pgx") or on
 // the pgschemas driver; the engine names every schema explicitly and uses no tenant context.
 func New(set *Set, db *sql.DB, opts Options) *Engine {
 	return &Engine{set: set, db: db, opts: opts, desired: map[string]*desired{},
-		clones: &cloneScripts{m: map[cloneKey]*cloneScript{}}}
+		clones: &cloneScripts{m: map[cloneKey]*cloneScript{}}, refill: make(chan struct{}, 1)}
 }
 
 // Set returns the engine's set.

@@ -101,8 +101,10 @@ func columns(t testing.TB, db *sql.DB, schemaName string) []string {
 		ORDER BY 1`, schemaName)
 }
 
-// strs runs a query that returns one text column.
-func strs(t testing.TB, db *sql.DB, q string, args ...any) []string {
+// strs runs a query that returns one text column, on a *sql.DB or in a *sql.Tx.
+func strs(t testing.TB, db interface {
+	Query(string, ...any) (*sql.Rows, error)
+}, q string, args ...any) []string {
 	t.Helper()
 	rows, err := db.Query(q, args...)
 	if err != nil {

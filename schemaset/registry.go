@@ -19,6 +19,9 @@ const (
 	StateTable = "pgschemas_schema_state"
 	// StepTable records the one-time SQL steps that ran, per schema and app.
 	StepTable = "pgschemas_step"
+	// PoolTable holds one row per pooled schema (pool.go): a pre-cloned copy of the reference,
+	// named pgschemas_pool_<n>, with the fingerprint it was filled at. It has no tenant row.
+	PoolTable = "pgschemas_pool"
 	// DomainChannel is the LISTEN/NOTIFY channel on which a change to the domain table is
 	// announced; the payload is the domain (host) that changed.
 	DomainChannel = "pgschemas_domain"
@@ -61,6 +64,12 @@ var registryDDL = []string{
 	applied_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (schema_name, app, step)
 )`,
+	`CREATE TABLE IF NOT EXISTS public.pgschemas_pool (
+	schema_name text PRIMARY KEY CONSTRAINT pgschemas_pool_valid_name CHECK (schema_name ~ '^pgschemas_pool_[0-9]+$'),
+	fingerprint text NOT NULL,
+	source text NOT NULL,
+	filled_at timestamptz NOT NULL DEFAULT now()
+)`,
 	`CREATE OR REPLACE FUNCTION public.pgschemas_domain_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	IF TG_OP <> 'INSERT' THEN
@@ -84,7 +93,7 @@ func EnsureRegistry(ctx context.Context, db *sql.DB) error {
 	err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
 		JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = 'public' AND c.relname = 'pgschemas_domain' AND t.tgname = 'pgschemas_domain_notify')
-		AND to_regclass('public.pgschemas_step') IS NOT NULL`).Scan(&ok)
+		AND to_regclass('public.pgschemas_step') IS NOT NULL AND to_regclass('public.pgschemas_pool') IS NOT NULL`).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("schemaset: check the registry tables: %w", err)
 	}

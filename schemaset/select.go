@@ -126,18 +126,9 @@ func (e *Engine) Tenants(ctx context.Context) ([]string, error) {
 	if err := EnsureRegistry(ctx, e.db); err != nil {
 		return nil, err
 	}
-	rows, err := e.db.QueryContext(ctx, `SELECT schema_name FROM public.pgschemas_tenant ORDER BY schema_name`)
+	out, err := queryStrings(ctx, e.db, `SELECT schema_name FROM public.pgschemas_tenant ORDER BY schema_name`)
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: list tenants: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return out, nil
 }

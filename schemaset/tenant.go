@@ -64,11 +64,16 @@ func (s *Set) CheckTenantName(name string) error {
 }
 
 // CreateTenant creates a dynamic tenant: in one transaction it inserts the tenant's row and domains,
-// creates its schema, and fills it, by cloning the reference when one is configured and up to
-// date, else from the apps. When the reference exists but is behind the apps, it creates nothing
-// and returns ErrReferenceBehind (run Apply first). The first domain is the primary one unless
-// another is marked. With strict = true it also creates the tenant's role and its grants
-// (roles.go). On any failure, nothing is left: no row, no domain, no schema and no role.
+// and makes its schema: by claiming a pooled schema at the apps' fingerprint when the engine
+// keeps a pool (dynamic { pool }, or Options.PoolSize; see FillPool), which it renames to name, or
+// else by creating the schema and filling it, by cloning the reference when one is configured and
+// up to date, else from the apps. When it would clone and the reference exists but is behind the
+// apps, it creates nothing and returns ErrReferenceBehind (run Apply first). The first domain is
+// the primary one unless another is marked. With strict = true it also creates the tenant's role
+// and its grants (roles.go). On any failure, nothing is left: no row, no domain, no schema and no
+// role, and a claimed pooled schema is back in the pool. Concurrent creations never claim one
+// pooled schema twice (a row lock, skipped by the others, who take another or fall back to the
+// clone). After a claim it wakes the engine's RefillInBackground, if one runs.
 func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domain) error {
 	if e.set.Config.Dynamic == nil {
 		return fmt.Errorf("schemaset: create tenant %q: %w", name, ErrNoDynamic)
@@ -80,11 +85,20 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 		return err
 	}
 	t := Target{Schema: name, Kind: KindDynamic}
-	states, err := e.desiredStates(ctx, []Target{t})
-	if err != nil {
-		return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
+	// The desired state is needed only to build from the apps: a claim or a clone does without,
+	// and computing it the first time materialises the apps. Computed here, before the
+	// creation's transaction, it does not need a second connection at the same time. With a pool,
+	// the reference is taken to exist (fill computes it if not), to save a claim a round trip.
+	var d *desired
+	if ref := e.set.Config.Reference(); ref == "" || (e.poolSize() == 0 && !e.schemaExists(ctx, ref)) {
+		states, err := e.desiredStates(ctx, []Target{t})
+		if err != nil {
+			return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
+		}
+		d = states[desiredKey(t)]
 	}
-	err = inTx(ctx, e.db, func(tx *sql.Tx) error {
+	claimed := false
+	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
 		if err := lockShared(ctx, tx); err != nil {
 			return err
 		}
@@ -94,14 +108,20 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 		if err := insertTenant(ctx, tx, name, domains); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(name)); err != nil {
-			if isSQLState(err, "42P06") { // duplicate_schema
-				return fmt.Errorf("%w: schema %q exists (without a tenant row); drop it or choose another name", ErrTenantExists, name)
-			}
+		var err error
+		if claimed, err = e.claim(ctx, tx, t); err != nil {
 			return err
 		}
-		if err := e.fill(ctx, tx, t, states[desiredKey(t)]); err != nil {
-			return err
+		if !claimed {
+			if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(name)); err != nil {
+				if isSQLState(err, "42P06") { // duplicate_schema
+					return fmt.Errorf("%w: schema %q exists (without a tenant row); drop it or choose another name", ErrTenantExists, name)
+				}
+				return err
+			}
+			if err := e.fill(ctx, tx, t, d); err != nil {
+				return err
+			}
 		}
 		if err := e.record(ctx, tx, t); err != nil {
 			return err
@@ -121,6 +141,9 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 	})
 	if err != nil {
 		return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
+	}
+	if claimed {
+		e.claimed()
 	}
 	return nil
 }
@@ -199,6 +222,14 @@ func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) err
 		e.opts.logger().WarnContext(ctx, "the reference schema does not exist yet; creating the tenant from the apps (run apply to create the reference)",
 			"reference", ref, "tenant", t.Schema)
 	}
+	if d == nil {
+		// The reference was dropped since CreateTenant looked.
+		states, err := e.desiredStates(ctx, []Target{t})
+		if err != nil {
+			return err
+		}
+		d = states[desiredKey(t)]
+	}
 	drv, err := postgres.Open(tx)
 	if err != nil {
 		return err
@@ -211,6 +242,13 @@ func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) err
 		return err
 	}
 	return e.execPlan(ctx, tx, plan)
+}
+
+// schemaExists reports whether the schema exists; false when that cannot be read.
+func (e *Engine) schemaExists(ctx context.Context, name string) bool {
+	var ok bool
+	err := e.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1)`, name).Scan(&ok)
+	return err == nil && ok
 }
 
 // DropTenant drops a dynamic tenant: its schema with everything in it, its row, its domains and its

@@ -161,7 +161,7 @@ Exit codes: 0 done; 1 failed (a schema failed or was refused, a database or conf
 	})
 	cmd.AddCommand(
 		a.applyCmd(), a.planCmd(), a.statusCmd(), a.createRefSchemaCmd(), a.tenantCmd(),
-		a.cloneCmd(), a.execCmd(), a.whowillCmd(), a.inspectCmd(), a.demoCmd(),
+		a.cloneCmd(), a.execCmd(), a.whowillCmd(), a.inspectCmd(), a.demoCmd(), a.poolCmd(),
 	)
 	return cmd
 }
@@ -178,6 +178,11 @@ func (a *app) dsn() string {
 // open loads the set and connects to the database. parallel sizes the engine's workers (0 is the
 // engine's default). The returned func closes the database.
 func (a *app) open(ctx context.Context, parallel int) (*schemaset.Engine, func(), error) {
+	return a.openWith(ctx, parallel, nil)
+}
+
+// openWith is open with the engine's options changed by tune, when not nil.
+func (a *app) openWith(ctx context.Context, parallel int, tune func(*schemaset.Options)) (*schemaset.Engine, func(), error) {
 	set, err := schemaset.LoadFile(a.config)
 	if err != nil {
 		return nil, nil, err
@@ -199,6 +204,9 @@ func (a *app) open(ctx context.Context, parallel int) (*schemaset.Engine, func()
 		},
 	}))
 	opts := schemaset.Options{Parallel: parallel, Logger: logger}
+	if tune != nil {
+		tune(&opts)
+	}
 	// Never more connections than the workers and the lock: the server is shared with live traffic.
 	db.SetMaxOpenConns(opts.Connections())
 	eng := schemaset.New(set, db, opts)

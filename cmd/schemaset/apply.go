@@ -149,6 +149,9 @@ func (a *app) report(ctx context.Context, verb string, n int, flags runFlags, fn
 			a.printPlan(rep, p)
 		}
 		fmt.Fprintln(a.stdout, summary(verb, rep, took))
+		if rep.Pool != nil {
+			a.printPool(rep.Pool)
+		}
 	}
 	if rep.Err() != nil {
 		return errReported

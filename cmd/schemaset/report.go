@@ -153,6 +153,13 @@ type jsonReport struct {
 	OK      bool         `json:"ok"`
 	Results []jsonResult `json:"results"`
 	Totals  jsonTotals   `json:"totals"`
+	// Pool is what an apply did to the pool of pre-cloned schemas, when it did anything.
+	Pool *jsonPool `json:"pool,omitempty"`
+}
+
+type jsonPool struct {
+	*schemaset.PoolFill
+	Error string `json:"error,omitempty"`
 }
 
 type jsonResult struct {
@@ -192,6 +199,12 @@ func newJSONReport(command string, rep *schemaset.Report, took time.Duration) js
 			Retried:    rep.Tally(func(r schemaset.Result) bool { return r.Retries > 0 }),
 			DurationNS: took.Nanoseconds(),
 		},
+	}
+	if rep.Pool != nil {
+		out.Pool = &jsonPool{PoolFill: rep.Pool}
+		if rep.Pool.Err != nil {
+			out.Pool.Error = rep.Pool.Err.Error()
+		}
 	}
 	for i, r := range rep.Results {
 		out.Results[i] = jsonResult{Result: r}

@@ -38,11 +38,12 @@ func (a *app) tenantCreateCmd() *cobra.Command {
 		Use:   "create NAME [--domain HOST[/FOLDER]]...",
 		Short: "Create a dynamic tenant",
 		Long: `create creates the dynamic tenant NAME: in one transaction, its row, its domains and its schema, with
-its tables. With a reference schema configured (clone_reference), it clones the reference, rows
-included; when the reference exists but is behind the apps, it refuses and says to run apply first
-(it never creates a tenant that is behind), and when the reference does not exist yet, it builds the
-tables from the apps. Without a reference, it builds the tables from the apps. On failure, or when
-interrupted, nothing is left behind.
+its tables. It claims a pre-cloned schema from the pool (dynamic { pool = N }, see "pool") when one is
+current, renaming it to NAME. Else, with a reference schema configured (clone_reference), it clones
+the reference, rows included; when the reference exists but is behind the apps, it refuses and says
+to run apply first (it never creates a tenant that is behind), and when the reference does not
+exist yet, it builds the tables from the apps. Without a reference, it builds the tables from the
+apps. On failure, or when interrupted, nothing is left behind.
 
 NAME is the tenant's schema name: a letter or underscore, then letters, digits or underscores, at most
 63 in all; not pg_..., not pgschemas_..., and not public, a static tenant or the reference (ignoring case).
