@@ -375,3 +375,46 @@ func TestStrictConcurrentCreates(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictClaimedTenant: a tenant claimed from the warm pool (a pooled schema renamed) gets its
+// role and grants in the claim's transaction, as a cloned one does, and is confined to its schema.
+func TestStrictClaimedTenant(t *testing.T) {
+	ctx := context.Background()
+	dsn, db, login := strictDB(t)
+	static, a, b := uniq("st_"), uniq("pa_"), uniq("pb_")
+	cfg := strings.Replace(strictConfig(static, login), "clone_reference", "pool = 2\n  clone_reference", 1)
+	set := sampleSet(t, map[string]string{"pgschemas.hcl": cfg})
+	e := schemaset.New(set, db, schemaset.Options{})
+	mustApply(t, e, schemaset.ApplyOptions{})
+	pooled := strs(t, db, `SELECT schema_name FROM public.pgschemas_pool ORDER BY 1`)
+	if len(pooled) != 2 {
+		t.Fatalf("after apply, the pool holds %v; want 2 schemas", pooled)
+	}
+	for _, s := range []string{a, b} {
+		if err := e.CreateTenant(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left := strs(t, db, `SELECT schema_name FROM public.pgschemas_pool`); len(left) != 0 {
+		t.Fatalf("after two creations, the pool still holds %v; want both claimed", left)
+	}
+	cc, err := pgx.ParseConfig(pgtest.WithParams(dsn, "user", login))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := driver.OpenDB(set.DriverConfig(cc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	for _, pair := range [][2]string{{a, b}, {b, a}} {
+		in := driver.WithSchema(ctx, pair[0])
+		execIn(t, app, in, "INSERT INTO users (email) VALUES ($1)", "x@"+pair[0]+".test")
+		var n int
+		if err := app.QueryRowContext(in, "SELECT count(*) FROM users").Scan(&n); err != nil || n != 1 {
+			t.Errorf("claimed tenant %s reads its users: %d, %v; want 1", pair[0], n, err)
+		}
+		_, err := app.ExecContext(in, "SELECT count(*) FROM "+pgx.Identifier{pair[1], "users"}.Sanitize())
+		wantDenied(t, pair[0]+" reads "+pair[1]+".users", err)
+	}
+}
