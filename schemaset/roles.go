@@ -213,35 +213,17 @@ func (e *Engine) missingRoles(ctx context.Context, schemas []string) ([]string, 
 	for i, s := range schemas {
 		roles[i] = driver.TenantRole(s)
 	}
-	rows, err := e.db.QueryContext(ctx, `SELECT s FROM unnest($1::text[], $2::text[]) AS x(s, role)
+	missing, err := queryStrings(ctx, e.db, `SELECT s FROM unnest($1::text[], $2::text[]) AS x(s, role)
 		WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members m
 			JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN pg_catalog.pg_roles l ON l.oid = m.member
 			WHERE r.rolname = x.role AND l.rolname = $3)`, schemas, roles, e.set.Config.StrictLoginRole)
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: strict: find the tenants without a role: %w", err)
 	}
-	return scanStrings(rows)
+	return missing, nil
 }
 
 // lockTenants locks the registry rows of names FOR SHARE and returns the names that have one.
 func lockTenants(ctx context.Context, tx *sql.Tx, names []string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT schema_name FROM public.pgschemas_tenant WHERE schema_name = ANY($1) ORDER BY schema_name FOR SHARE`, names)
-	if err != nil {
-		return nil, err
-	}
-	return scanStrings(rows)
-}
-
-// scanStrings reads rows of one text column, and closes them.
-func scanStrings(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return queryStrings(ctx, tx, `SELECT schema_name FROM public.pgschemas_tenant WHERE schema_name = ANY($1) ORDER BY schema_name FOR SHARE`, names)
 }
