@@ -154,8 +154,13 @@ func (e *Engine) fillPool(ctx context.Context) (*PoolFill, error) {
 		if err != nil {
 			return err
 		}
+		// Beyond the size: the OFFSET is taken in a subquery without a lock, because PostgreSQL
+		// locks the rows that an OFFSET skips too, and claims would then skip those current rows
+		// and clone instead for as long as this transaction runs.
 		surplus, err := queryStrings(ctx, tx, `SELECT schema_name FROM public.pgschemas_pool
-			WHERE fingerprint = $1 AND source = $2 ORDER BY schema_name DESC OFFSET $3 FOR UPDATE SKIP LOCKED`, st.recorded, st.source, size)
+			WHERE schema_name IN (SELECT schema_name FROM public.pgschemas_pool
+				WHERE fingerprint = $1 AND source = $2 ORDER BY schema_name DESC OFFSET $3)
+			ORDER BY schema_name FOR UPDATE SKIP LOCKED`, st.recorded, st.source, size)
 		if err != nil {
 			return err
 		}
