@@ -33,6 +33,10 @@ type conn struct {
 	// txSchema is the schema that the open BeginTx transaction is bound to, when inTx is true.
 	txSchema string
 	inTx     bool
+
+	// set is the statement that the pooler mode sent last to set the path (pooler.go), kept for the
+	// next statement of the same tenant.
+	set *setLocalStmt
 }
 
 var (

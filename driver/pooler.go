@@ -34,32 +34,34 @@ const setLocalSQL = "SELECT pg_catalog.set_config('search_path', $1, true), $2::
 // pgInvalidSchemaName is the SQLSTATE of setLocalSQL for a missing schema.
 const pgInvalidSchemaName = "3F000"
 
-// setLocal returns the statement that sets the path (and, in strict mode, the role) for schema
-// ("" for none) until the end of the transaction, and its arguments: setLocalSQL, or setStrictSQL.
-func (c *conn) setLocal(schema string) (string, []string) {
+// setLocalStmt is the statement that sets the path (and, in strict mode, the role) for schema until
+// the end of the transaction, with its arguments: setLocalSQL, or setStrictSQL.
+type setLocalStmt struct {
+	schema string
+	sql    string
+	args   []any // strings
+}
+
+// setLocal returns the setLocalStmt for schema ("" for none). The connection keeps the last one, so
+// that the statements of one tenant, in a row, build it once.
+func (c *conn) setLocal(schema string) *setLocalStmt {
+	if s := c.set; s != nil && s.schema == schema {
+		return s
+	}
 	nsp := "public"
 	if schema != "" {
 		nsp = quoteSchema(schema)
 	}
-	args := []string{c.cn.searchPath(schema), nsp}
-	if !c.cn.strict {
-		return setLocalSQL, args
+	s := &setLocalStmt{schema: schema, sql: setLocalSQL, args: []any{c.cn.searchPath(schema), nsp}}
+	if c.cn.strict {
+		role := roleNone
+		if schema != "" {
+			role = TenantRole(schema)
+		}
+		s.sql, s.args = setStrictSQL, append(s.args, role)
 	}
-	role := roleNone
-	if schema != "" {
-		role = TenantRole(schema)
-	}
-	return setStrictSQL, append(args, role)
-}
-
-// setLocalBatch queues the statement of setLocal for schema on b.
-func (c *conn) setLocalBatch(b *pgx.Batch, schema string) {
-	q, args := c.setLocal(schema)
-	vals := make([]any, len(args))
-	for i, a := range args {
-		vals[i] = a
-	}
-	b.Queue(q, vals...)
+	c.set = s
+	return s
 }
 
 // setLocalErr turns the error of setLocalSQL (or setStrictSQL) into the operation's error.
@@ -106,9 +108,10 @@ func (c *conn) pooledStart(ctx context.Context) (string, error) {
 // would fail in its place.
 func (c *conn) setsPath() bool { return c.pgx.PgConn().TxStatus() != 'E' }
 
-// sendPooled sends setLocalSQL for ctx's schema, then query unless it is "", in one round trip,
-// and reads the set's result. The caller reads query's result and closes the BatchResults.
-func (c *conn) sendPooled(ctx context.Context, query string, args []sqldriver.NamedValue) (pgx.BatchResults, error) {
+// sendPooled sends setLocalSQL for ctx's schema, then query (with the values of pooledArgs) unless
+// it is "", in one round trip, and reads the set's result. The caller reads query's result and
+// closes the BatchResults.
+func (c *conn) sendPooled(ctx context.Context, query string, vals []any) (pgx.BatchResults, error) {
 	schema, err := c.pooledStart(ctx)
 	if err != nil {
 		return nil, err
@@ -116,10 +119,11 @@ func (c *conn) sendPooled(ctx context.Context, query string, args []sqldriver.Na
 	b := &pgx.Batch{}
 	set := c.setsPath()
 	if set {
-		c.setLocalBatch(b, schema)
+		st := c.setLocal(schema)
+		b.Queue(st.sql, st.args...)
 	}
 	if query != "" {
-		b.Queue(query, pooledArgs(args)...)
+		b.Queue(query, vals...)
 	}
 	br := c.pgx.SendBatch(ctx, b)
 	if set {
@@ -149,10 +153,11 @@ func pooledArgs(args []sqldriver.NamedValue) []any {
 }
 
 func (c *conn) pooledExec(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Result, error) {
-	if len(pooledArgs(args)) == 0 {
+	vals := pooledArgs(args)
+	if len(vals) == 0 {
 		return c.pooledExecSimple(ctx, query)
 	}
-	br, err := c.sendPooled(ctx, query, args)
+	br, err := c.sendPooled(ctx, query, vals)
 	if err != nil {
 		return nil, err
 	}
@@ -176,12 +181,12 @@ func (c *conn) pooledExecSimple(ctx context.Context, query string) (sqldriver.Re
 	}
 	set := c.setsPath()
 	if set {
-		set, args := c.setLocal(schema)
+		st := c.setLocal(schema)
 		var pairs []string
-		for i, a := range args {
-			pairs = append(pairs, "$"+strconv.Itoa(i+1), quoteLiteral(a))
+		for i, a := range st.args {
+			pairs = append(pairs, "$"+strconv.Itoa(i+1), quoteLiteral(a.(string)))
 		}
-		query = strings.NewReplacer(pairs...).Replace(set) + ";\n" + query
+		query = strings.NewReplacer(pairs...).Replace(st.sql) + ";\n" + query
 	}
 	mrr := c.pgx.PgConn().Exec(ctx, query)
 	if set {
@@ -211,7 +216,7 @@ func (c *conn) pooledExecSimple(ctx context.Context, query string) (sqldriver.Re
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func (c *conn) pooledQuery(ctx context.Context, query string, args []sqldriver.NamedValue) (sqldriver.Rows, error) {
-	br, err := c.sendPooled(ctx, query, args)
+	br, err := c.sendPooled(ctx, query, pooledArgs(args))
 	if err != nil {
 		return nil, err
 	}
@@ -247,12 +252,12 @@ func (c *conn) pooledPrepare(ctx context.Context, query string) (sqldriver.Stmt,
 	pl := c.pgx.PgConn().StartPipeline(ctx)
 	set := c.setsPath()
 	if set {
-		q, args := c.setLocal(schema)
-		vals := make([][]byte, len(args))
-		for i, a := range args {
-			vals[i] = []byte(a)
+		st := c.setLocal(schema)
+		vals := make([][]byte, len(st.args))
+		for i, a := range st.args {
+			vals[i] = []byte(a.(string))
 		}
-		pl.SendQueryParams(q, vals, nil, nil, nil)
+		pl.SendQueryParams(st.sql, vals, nil, nil, nil)
 	}
 	pl.SendPrepare("", query, nil)
 	if err := pl.Sync(); err != nil {
@@ -308,7 +313,8 @@ func (c *conn) pooledBegin(ctx context.Context, opts sqldriver.TxOptions) (sqldr
 func (c *conn) beginPooled(ctx context.Context, schema, begin string) error {
 	b := &pgx.Batch{}
 	b.Queue(begin)
-	c.setLocalBatch(b, schema)
+	st := c.setLocal(schema)
+	b.Queue(st.sql, st.args...)
 	br := c.pgx.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()
