@@ -89,11 +89,15 @@ func NewConnector(cfg Config) (*Connector, error) {
 }
 
 // searchPath returns the search path of schema ("" for none): `"acme", public, "ext"`.
-func (c *Connector) searchPath(schema string) string {
+func (c *Connector) searchPath(schema string) string { return joinPath(schema, c.tail) }
+
+// joinPath returns the search path of schema ("" for none) before tail, the path shared by all
+// schemas (Config.check).
+func joinPath(schema, tail string) string {
 	if schema == "" {
-		return c.tail
+		return tail
 	}
-	return quoteSchema(schema) + ", " + c.tail
+	return quoteSchema(schema) + ", " + tail
 }
 
 // OpenDB returns a *sql.DB over NewConnector(cfg).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/multitracer"
@@ -216,13 +215,13 @@ func (p *poolPaths) setPath(ctx context.Context, c *pgx.Conn, st *poolPath, sche
 		return true, err // nothing sent: the caller gets its context's error and the connection stays
 	}
 	st.known = false // until the server says otherwise, the path is in doubt
-	nsp, path := schema, quoteSchema(schema)+", "+p.tail
+	nsp := schema
 	if schema == "" {
-		nsp, path = "public", p.tail
+		nsp = "public"
 	}
-	// setPathSQL with literals (quoteLiteral): the simple protocol takes several statements in one
-	// Query message, and runs them in one implicit transaction.
-	query := strings.NewReplacer("$1", quoteLiteral(path), "$2", quoteLiteral(nsp)).Replace(setPathSQL)
+	// setPathSQL with literals: the simple protocol takes several statements in one Query message,
+	// and runs them in one implicit transaction.
+	query := withLiterals(setPathSQL, joinPath(schema, p.tail), nsp)
 	reset := p.reset && st.prepared
 	if reset {
 		query += "; DEALLOCATE ALL"

@@ -182,11 +182,11 @@ func (c *conn) pooledExecSimple(ctx context.Context, query string) (sqldriver.Re
 	set := c.setsPath()
 	if set {
 		st := c.setLocal(schema)
-		var pairs []string
+		args := make([]string, len(st.args))
 		for i, a := range st.args {
-			pairs = append(pairs, "$"+strconv.Itoa(i+1), quoteLiteral(a.(string)))
+			args[i] = a.(string)
 		}
-		query = strings.NewReplacer(pairs...).Replace(st.sql) + ";\n" + query
+		query = withLiterals(st.sql, args...) + ";\n" + query
 	}
 	mrr := c.pgx.PgConn().Exec(ctx, query)
 	if set {
@@ -209,6 +209,16 @@ func (c *conn) pooledExecSimple(ctx context.Context, query string) (sqldriver.Re
 		return nil, connErr(err)
 	}
 	return sqldriver.RowsAffected(tag.RowsAffected()), nil
+}
+
+// withLiterals returns query with its parameters $1, $2, ... (at most 9) replaced by args quoted
+// as literals, for the simple protocol, which has no parameters.
+func withLiterals(query string, args ...string) string {
+	pairs := make([]string, 0, 2*len(args))
+	for i, a := range args {
+		pairs = append(pairs, "$"+strconv.Itoa(i+1), quoteLiteral(a))
+	}
+	return strings.NewReplacer(pairs...).Replace(query)
 }
 
 // quoteLiteral quotes s as an SQL string literal. The paths and names it quotes hold only letters,
