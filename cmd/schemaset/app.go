@@ -175,14 +175,9 @@ func (a *app) dsn() string {
 	return a.getenv("DATABASE_URL")
 }
 
-// open loads the set and connects to the database. parallel sizes the engine's workers (0 is the
-// engine's default). The returned func closes the database.
-func (a *app) open(ctx context.Context, parallel int) (*schemaset.Engine, func(), error) {
-	return a.openWith(ctx, parallel, nil)
-}
-
-// openWith is open with the engine's options changed by tune, when not nil.
-func (a *app) openWith(ctx context.Context, parallel int, tune func(*schemaset.Options)) (*schemaset.Engine, func(), error) {
+// open loads the set and connects to the database, for an engine with opts and a logger to
+// stderr. The returned func closes the database.
+func (a *app) open(ctx context.Context, opts schemaset.Options) (*schemaset.Engine, func(), error) {
 	set, err := schemaset.LoadFile(a.config)
 	if err != nil {
 		return nil, nil, err
@@ -203,19 +198,22 @@ func (a *app) openWith(ctx context.Context, parallel int, tune func(*schemaset.O
 			return attr
 		},
 	}))
-	opts := schemaset.Options{Parallel: parallel, Logger: logger}
-	if tune != nil {
-		tune(&opts)
-	}
+	opts.Logger = logger
 	// Never more connections than the workers and the lock: the server is shared with live traffic.
 	db.SetMaxOpenConns(opts.Connections())
 	eng := schemaset.New(set, db, opts)
 	return eng, func() { db.Close() }, nil
 }
 
-// withEngine opens the engine, runs fn with it and closes it.
+// withEngine opens the engine, runs fn with it and closes it. parallel sizes the engine's workers
+// (0 is the engine's default).
 func (a *app) withEngine(ctx context.Context, parallel int, fn func(*schemaset.Engine) error) error {
-	eng, closeDB, err := a.open(ctx, parallel)
+	return a.withOptions(ctx, schemaset.Options{Parallel: parallel}, fn)
+}
+
+// withOptions is withEngine with the engine's options.
+func (a *app) withOptions(ctx context.Context, opts schemaset.Options, fn func(*schemaset.Engine) error) error {
+	eng, closeDB, err := a.open(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -60,17 +60,14 @@ func (a *app) runPoolFill(ctx context.Context, flags poolFillFlags) error {
 	if flags.size < 0 {
 		return usageErrorf("--size %d: want 1 or more, or 0 for the config's pool", flags.size)
 	}
-	eng, closeDB, err := a.openWith(ctx, 0, func(o *schemaset.Options) { o.PoolSize = flags.size })
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	fill, err := eng.FillPool(ctx)
-	if err != nil {
-		return err
-	}
-	a.printPool(fill)
-	return nil
+	return a.withOptions(ctx, schemaset.Options{PoolSize: flags.size}, func(eng *schemaset.Engine) error {
+		fill, err := eng.FillPool(ctx)
+		if err != nil {
+			return err
+		}
+		a.printPool(fill)
+		return nil
+	})
 }
 
 // printPool prints the line that says what a fill did to the pool.
