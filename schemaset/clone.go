@@ -46,10 +46,7 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) erro
 		return err
 	}
 	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
-		if err := lockShared(ctx, tx); err != nil {
-			return err
-		}
-		if err := e.setLimits(ctx, tx); err != nil {
+		if err := e.lockSharedLimited(ctx, tx); err != nil {
 			return err
 		}
 		if asTenant {

@@ -247,13 +247,10 @@ func (e *Engine) fillPool(ctx context.Context) (*PoolFill, error) {
 	return fill, nil
 }
 
-// lockPool takes, for the rest of tx, the apply lock shared and the fillers' lock, and reads the
-// reference.
+// lockPool takes, for the rest of tx, the apply lock shared (with the engine's limits) and the
+// fillers' lock, and reads the reference.
 func (e *Engine) lockPool(ctx context.Context, tx *sql.Tx, ref string) (refState, error) {
-	if err := lockShared(ctx, tx); err != nil {
-		return refState{}, err
-	}
-	if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
+	if err := e.lockSharedLimited(ctx, tx); err != nil {
 		return refState{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(poolLockKey)); err != nil {

@@ -99,10 +99,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 	}
 	claimed := false
 	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
-		if err := lockShared(ctx, tx); err != nil {
-			return err
-		}
-		if err := e.setLimits(ctx, tx); err != nil {
+		if err := e.lockSharedLimited(ctx, tx); err != nil {
 			return err
 		}
 		if err := insertTenant(ctx, tx, name, domains); err != nil {
