@@ -150,7 +150,7 @@ func (e *Engine) Plan(ctx context.Context, targets []Target, opts ApplyOptions) 
 }
 
 func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, dryRun bool) (*Report, error) {
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return nil, err
 	}
 	if !dryRun {

@@ -42,7 +42,7 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) erro
 	if t, ok := e.set.KindOf(dst); ok {
 		return fmt.Errorf("schemaset: clone: destination %q is the set's %s %q", dst, t.Kind, t.Schema)
 	}
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return err
 	}
 	err := inTx(ctx, e.db, func(tx *sql.Tx) error {

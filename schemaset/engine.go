@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,6 +127,8 @@ type Engine struct {
 	clones *cloneScripts
 	// refill wakes RefillInBackground after a claim (pool.go).
 	refill chan struct{}
+	// registry is set once EnsureRegistry succeeded on db (ensureRegistry).
+	registry atomic.Bool
 }
 
 // New returns an engine for set on db. db is a database/sql pool on the pgx driver ("pgx") or on
@@ -172,6 +175,19 @@ func (e *Engine) lockApply(ctx context.Context) (func(), error) {
 		}
 		conn.Close()
 	}, nil
+}
+
+// ensureRegistry runs EnsureRegistry on the engine's database once: after its first success, the
+// engine's methods skip the round trip.
+func (e *Engine) ensureRegistry(ctx context.Context) error {
+	if e.registry.Load() {
+		return nil
+	}
+	if err := EnsureRegistry(ctx, e.db); err != nil {
+		return err
+	}
+	e.registry.Store(true)
+	return nil
 }
 
 // lockShared takes the apply lock shared for the rest of tx.

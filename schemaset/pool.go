@@ -137,7 +137,7 @@ func (e *Engine) fillPool(ctx context.Context) (*PoolFill, error) {
 	if ref == "" {
 		return fill, fmt.Errorf("%w: the dynamic block has no clone_reference", ErrNoPool)
 	}
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return fill, err
 	}
 	want := e.set.Fingerprint(Target{Schema: ref, Kind: KindReference})
@@ -334,7 +334,7 @@ func (e *Engine) RefillInBackground(ctx context.Context) (wait func()) {
 
 // PoolStatus reports the pooled schemas and how many a creation can claim now.
 func (e *Engine) PoolStatus(ctx context.Context) (*PoolStatus, error) {
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return nil, err
 	}
 	out := &PoolStatus{Size: e.poolSize(), Schemas: []PoolSchema{}}

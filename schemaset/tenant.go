@@ -81,7 +81,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 	if err := e.set.CheckTenantName(name); err != nil {
 		return fmt.Errorf("schemaset: create tenant: %w", err)
 	}
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return err
 	}
 	t := Target{Schema: name, Kind: KindDynamic}
@@ -258,7 +258,7 @@ func (e *Engine) DropTenant(ctx context.Context, name string) error {
 	if err := driver.CheckSchemaName(name); err != nil {
 		return fmt.Errorf("schemaset: drop tenant: %w", err)
 	}
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return err
 	}
 	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
