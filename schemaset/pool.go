@@ -347,12 +347,7 @@ func (e *Engine) PoolStatus(ctx context.Context) (*PoolStatus, error) {
 			}
 		}
 		want := e.set.Fingerprint(Target{Kind: KindDynamic})
-		rows, err := tx.QueryContext(ctx, `SELECT schema_name, fingerprint, source, filled_at FROM public.pgschemas_pool ORDER BY schema_name`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return scanRows(ctx, tx, `SELECT schema_name, fingerprint, source, filled_at FROM public.pgschemas_pool ORDER BY schema_name`, func(rows *sql.Rows) error {
 			var p PoolSchema
 			var source string
 			if err := rows.Scan(&p.Schema, &p.Fingerprint, &source, &p.FilledAt); err != nil {
@@ -363,8 +358,8 @@ func (e *Engine) PoolStatus(ctx context.Context) (*PoolStatus, error) {
 				out.Ready++
 			}
 			out.Schemas = append(out.Schemas, p)
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: pool status: %w", err)
@@ -456,18 +451,17 @@ type querier interface {
 
 // queryStrings runs a query that returns one text column.
 func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	var out []string
+	err := scanRows(ctx, q, query, func(rows *sql.Rows) error {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
+	}, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return out, nil
 }
