@@ -100,14 +100,21 @@ type refState struct {
 // readRef reads the reference's record and catalog fingerprint in tx.
 func readRef(ctx context.Context, tx *sql.Tx, ref string) (refState, error) {
 	st := refState{name: ref}
-	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1),
-		coalesce((SELECT fingerprint FROM public.pgschemas_schema_state WHERE schema_name = $1), '')`, ref).Scan(&st.exists, &st.recorded)
-	if err != nil || !st.exists {
+	var err error
+	if st.exists, st.recorded, err = refRecord(ctx, tx, ref); err != nil || !st.exists {
 		return st, err
 	}
 	k, err := cloneFingerprint(ctx, tx, ref)
 	st.source = k.fingerprint
 	return st, err
+}
+
+// refRecord reads whether the reference's schema exists and the fingerprint its record holds
+// ("" without a record).
+func refRecord(ctx context.Context, tx *sql.Tx, ref string) (exists bool, recorded string, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1),
+		coalesce((SELECT fingerprint FROM public.pgschemas_schema_state WHERE schema_name = $1), '')`, ref).Scan(&exists, &recorded)
+	return exists, recorded, err
 }
 
 // FillPool brings the pool to its size: it drops the pooled schemas that are behind (filled at

@@ -197,10 +197,7 @@ func (d Domain) String() string {
 // it runs the apps' plan, and logs a warning in the second case.
 func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) error {
 	if ref := e.set.Config.Reference(); ref != "" {
-		var exists bool
-		var fp string
-		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1),
-			coalesce((SELECT fingerprint FROM public.pgschemas_schema_state WHERE schema_name = $1), '')`, ref).Scan(&exists, &fp)
+		exists, fp, err := refRecord(ctx, tx, ref)
 		if err != nil {
 			return err
 		}
