@@ -91,7 +91,6 @@ func (e *Engine) poolSize() int {
 
 // refState is the reference as a pool filler sees it.
 type refState struct {
-	name     string
 	exists   bool
 	recorded string // the fingerprint in its record, "" for none
 	source   string // the fingerprint of its catalog (cloneFingerprint), "" when it does not exist
@@ -99,7 +98,7 @@ type refState struct {
 
 // readRef reads the reference's record and catalog fingerprint in tx.
 func readRef(ctx context.Context, tx *sql.Tx, ref string) (refState, error) {
-	st := refState{name: ref}
+	var st refState
 	var err error
 	if st.exists, st.recorded, err = refRecord(ctx, tx, ref); err != nil || !st.exists {
 		return st, err
