@@ -150,7 +150,7 @@ func (e *Engine) Plan(ctx context.Context, targets []Target, opts ApplyOptions) 
 }
 
 func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, dryRun bool) (*Report, error) {
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return nil, err
 	}
 	if !dryRun {
@@ -341,7 +341,7 @@ func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, repo
 			res = sharedRefusal(targets[idx], repRes)
 		case repRes.Err == nil && repRes.Outcome != OutcomeSkipped:
 			res = Result{Target: targets[idx], Outcome: repRes.Outcome, Steps: plans[rep].steps,
-				Statements: e.render(plans[rep], targets[idx].Schema), Shared: true}
+				Statements: plans[rep].render(targets[idx].Schema), Shared: true}
 		default:
 			res = e.one(ctx, targets[idx], states, records, opts, tx)
 			res.FellBack = true

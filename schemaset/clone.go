@@ -42,14 +42,11 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) erro
 	if t, ok := e.set.KindOf(dst); ok {
 		return fmt.Errorf("schemaset: clone: destination %q is the set's %s %q", dst, t.Kind, t.Schema)
 	}
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return err
 	}
 	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
-		if err := lockShared(ctx, tx); err != nil {
-			return err
-		}
-		if err := e.setLimits(ctx, tx); err != nil {
+		if err := e.lockSharedLimited(ctx, tx); err != nil {
 			return err
 		}
 		if asTenant {

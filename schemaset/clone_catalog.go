@@ -308,8 +308,8 @@ SELECT o.classid, o.objid, CASE WHEN o.classid IN (1247, 1255, 1259, 2604, 2606,
 FROM objs o ORDER BY o.classid, o.objid`
 
 // scanRows runs q and calls scan on each row.
-func scanRows(ctx context.Context, tx *sql.Tx, q string, scan func(*sql.Rows) error, args ...any) error {
-	rows, err := tx.QueryContext(ctx, q, args...)
+func scanRows(ctx context.Context, db querier, q string, scan func(*sql.Rows) error, args ...any) error {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}

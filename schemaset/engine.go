@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,6 +127,8 @@ type Engine struct {
 	clones *cloneScripts
 	// refill wakes RefillInBackground after a claim (pool.go).
 	refill chan struct{}
+	// registry is set once EnsureRegistry succeeded on db (ensureRegistry).
+	registry atomic.Bool
 }
 
 // New returns an engine for set on db. db is a database/sql pool on the pgx driver ("pgx") or on
@@ -174,10 +177,32 @@ func (e *Engine) lockApply(ctx context.Context) (func(), error) {
 	}, nil
 }
 
+// ensureRegistry runs EnsureRegistry on the engine's database once: after its first success, the
+// engine's methods skip the round trip.
+func (e *Engine) ensureRegistry(ctx context.Context) error {
+	if e.registry.Load() {
+		return nil
+	}
+	if err := EnsureRegistry(ctx, e.db); err != nil {
+		return err
+	}
+	e.registry.Store(true)
+	return nil
+}
+
 // lockShared takes the apply lock shared for the rest of tx.
 func lockShared(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1)", int64(applyLockKey)); err != nil {
 		return fmt.Errorf("schemaset: wait for a running apply: %w", err)
 	}
 	return nil
+}
+
+// lockSharedLimited takes the apply lock shared for the rest of tx, then sets the engine's limits
+// (setLimits): the start of each transaction that creates schemas beside a possible apply.
+func (e *Engine) lockSharedLimited(ctx context.Context, tx *sql.Tx) error {
+	if err := lockShared(ctx, tx); err != nil {
+		return err
+	}
+	return e.setLimits(ctx, tx)
 }

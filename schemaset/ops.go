@@ -17,7 +17,7 @@ func (e *Engine) CreateReference(ctx context.Context, recreate bool, opts ApplyO
 		return nil, fmt.Errorf("schemaset: createrefschema: the config's dynamic block has no clone_reference")
 	}
 	if recreate {
-		if err := EnsureRegistry(ctx, e.db); err != nil {
+		if err := e.ensureRegistry(ctx); err != nil {
 			return nil, err
 		}
 		err := inTx(ctx, e.db, func(tx *sql.Tx) error {

@@ -91,7 +91,6 @@ func (e *Engine) poolSize() int {
 
 // refState is the reference as a pool filler sees it.
 type refState struct {
-	name     string
 	exists   bool
 	recorded string // the fingerprint in its record, "" for none
 	source   string // the fingerprint of its catalog (cloneFingerprint), "" when it does not exist
@@ -99,15 +98,22 @@ type refState struct {
 
 // readRef reads the reference's record and catalog fingerprint in tx.
 func readRef(ctx context.Context, tx *sql.Tx, ref string) (refState, error) {
-	st := refState{name: ref}
-	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1),
-		coalesce((SELECT fingerprint FROM public.pgschemas_schema_state WHERE schema_name = $1), '')`, ref).Scan(&st.exists, &st.recorded)
-	if err != nil || !st.exists {
+	var st refState
+	var err error
+	if st.exists, st.recorded, err = refRecord(ctx, tx, ref); err != nil || !st.exists {
 		return st, err
 	}
 	k, err := cloneFingerprint(ctx, tx, ref)
 	st.source = k.fingerprint
 	return st, err
+}
+
+// refRecord reads whether the reference's schema exists and the fingerprint its record holds
+// ("" without a record).
+func refRecord(ctx context.Context, tx *sql.Tx, ref string) (exists bool, recorded string, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1),
+		coalesce((SELECT fingerprint FROM public.pgschemas_schema_state WHERE schema_name = $1), '')`, ref).Scan(&exists, &recorded)
+	return exists, recorded, err
 }
 
 // FillPool brings the pool to its size: it drops the pooled schemas that are behind (filled at
@@ -137,7 +143,7 @@ func (e *Engine) fillPool(ctx context.Context) (*PoolFill, error) {
 	if ref == "" {
 		return fill, fmt.Errorf("%w: the dynamic block has no clone_reference", ErrNoPool)
 	}
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return fill, err
 	}
 	want := e.set.Fingerprint(Target{Schema: ref, Kind: KindReference})
@@ -247,13 +253,10 @@ func (e *Engine) fillPool(ctx context.Context) (*PoolFill, error) {
 	return fill, nil
 }
 
-// lockPool takes, for the rest of tx, the apply lock shared and the fillers' lock, and reads the
-// reference.
+// lockPool takes, for the rest of tx, the apply lock shared (with the engine's limits) and the
+// fillers' lock, and reads the reference.
 func (e *Engine) lockPool(ctx context.Context, tx *sql.Tx, ref string) (refState, error) {
-	if err := lockShared(ctx, tx); err != nil {
-		return refState{}, err
-	}
-	if err := setLocal(ctx, tx, "lock_timeout", e.opts.lockTimeout()); err != nil {
+	if err := e.lockSharedLimited(ctx, tx); err != nil {
 		return refState{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(poolLockKey)); err != nil {
@@ -337,7 +340,7 @@ func (e *Engine) RefillInBackground(ctx context.Context) (wait func()) {
 
 // PoolStatus reports the pooled schemas and how many a creation can claim now.
 func (e *Engine) PoolStatus(ctx context.Context) (*PoolStatus, error) {
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return nil, err
 	}
 	out := &PoolStatus{Size: e.poolSize(), Schemas: []PoolSchema{}}
@@ -350,12 +353,7 @@ func (e *Engine) PoolStatus(ctx context.Context) (*PoolStatus, error) {
 			}
 		}
 		want := e.set.Fingerprint(Target{Kind: KindDynamic})
-		rows, err := tx.QueryContext(ctx, `SELECT schema_name, fingerprint, source, filled_at FROM public.pgschemas_pool ORDER BY schema_name`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return scanRows(ctx, tx, `SELECT schema_name, fingerprint, source, filled_at FROM public.pgschemas_pool ORDER BY schema_name`, func(rows *sql.Rows) error {
 			var p PoolSchema
 			var source string
 			if err := rows.Scan(&p.Schema, &p.Fingerprint, &source, &p.FilledAt); err != nil {
@@ -366,8 +364,8 @@ func (e *Engine) PoolStatus(ctx context.Context) (*PoolStatus, error) {
 				out.Ready++
 			}
 			out.Schemas = append(out.Schemas, p)
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: pool status: %w", err)
@@ -459,18 +457,17 @@ type querier interface {
 
 // queryStrings runs a query that returns one text column.
 func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	var out []string
+	err := scanRows(ctx, q, query, func(rows *sql.Rows) error {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
+	}, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return out, nil
 }

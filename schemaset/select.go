@@ -123,7 +123,7 @@ func (e *Engine) lookup(ctx context.Context, s string, dynamic []string) (Target
 
 // Tenants lists the dynamic tenants' schema names, sorted.
 func (e *Engine) Tenants(ctx context.Context) ([]string, error) {
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return nil, err
 	}
 	out, err := queryStrings(ctx, e.db, `SELECT schema_name FROM public.pgschemas_tenant ORDER BY schema_name`)

@@ -75,7 +75,7 @@ func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 				quoteLiteral(t.Schema), quoteLiteral(app), quoteLiteral(st.Name))
 		}
 	}
-	res.Statements = e.render(sp, t.Schema)
+	res.Statements = sp.render(t.Schema)
 	for _, s := range res.Statements {
 		b.WriteString(s)
 		b.WriteString(";\n")
@@ -100,7 +100,7 @@ func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 }
 
 // render returns sp's statements for the schema name.
-func (e *Engine) render(sp *sharedPlan, name string) []string {
+func (sp *sharedPlan) render(name string) []string {
 	out := make([]string, len(sp.statements))
 	for i, s := range sp.statements {
 		out[i] = strings.ReplaceAll(s, quoteIdent(sentinelSchema), quoteIdent(name))

@@ -38,7 +38,7 @@ type SchemaStatus struct {
 // each existing schema and diffs it, which finds drift (changes made by hand) but costs one
 // inspection per schema.
 func (e *Engine) Status(ctx context.Context, targets []Target, verify bool) ([]SchemaStatus, error) {
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return nil, err
 	}
 	records, err := e.records(ctx, targets)

@@ -81,7 +81,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 	if err := e.set.CheckTenantName(name); err != nil {
 		return fmt.Errorf("schemaset: create tenant: %w", err)
 	}
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return err
 	}
 	t := Target{Schema: name, Kind: KindDynamic}
@@ -99,10 +99,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 	}
 	claimed := false
 	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
-		if err := lockShared(ctx, tx); err != nil {
-			return err
-		}
-		if err := e.setLimits(ctx, tx); err != nil {
+		if err := e.lockSharedLimited(ctx, tx); err != nil {
 			return err
 		}
 		if err := insertTenant(ctx, tx, name, domains); err != nil {
@@ -200,10 +197,7 @@ func (d Domain) String() string {
 // it runs the apps' plan, and logs a warning in the second case.
 func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) error {
 	if ref := e.set.Config.Reference(); ref != "" {
-		var exists bool
-		var fp string
-		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1),
-			coalesce((SELECT fingerprint FROM public.pgschemas_schema_state WHERE schema_name = $1), '')`, ref).Scan(&exists, &fp)
+		exists, fp, err := refRecord(ctx, tx, ref)
 		if err != nil {
 			return err
 		}
@@ -261,7 +255,7 @@ func (e *Engine) DropTenant(ctx context.Context, name string) error {
 	if err := driver.CheckSchemaName(name); err != nil {
 		return fmt.Errorf("schemaset: drop tenant: %w", err)
 	}
-	if err := EnsureRegistry(ctx, e.db); err != nil {
+	if err := e.ensureRegistry(ctx); err != nil {
 		return err
 	}
 	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
