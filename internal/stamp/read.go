@@ -1,0 +1,210 @@
+package stamp
+
+import (
+	"encoding/binary"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// SQLSTATEs the reader acts on.
+const pgInvalidStatementName = "26000" // the prepared set is gone
+
+// reader holds what the server sent and the Conn has not yet handed to pgx.
+type reader struct {
+	c     *Conn
+	in    []byte // bytes read; in[pos:] are not processed yet
+	pos   int
+	want  int    // the size of a message that must be read whole before it is processed
+	out   []byte // processed bytes; out[opos:] are not read yet
+	opos  int
+	passR int   // bytes of the current message still to pass as they come
+	dropR int   // bytes of the current message still to drop as they come
+	err   error // a read error, returned once out is read
+}
+
+func (r *reader) empty() bool {
+	return r.opos == len(r.out) && r.pos == len(r.in) && r.passR == 0 && r.dropR == 0
+}
+
+func (r *reader) read(p []byte) (int, error) {
+	for r.opos == len(r.out) {
+		if r.err != nil {
+			err := r.err
+			r.err = nil
+			return 0, err
+		}
+		r.out, r.opos = r.out[:0], 0
+		n := copy(r.in, r.in[r.pos:])
+		r.in, r.pos = r.in[:n], 0
+		if c := max(8192, r.want, 2*len(r.in)); cap(r.in) < c || cap(r.in) == len(r.in) {
+			r.in = append(make([]byte, 0, max(c, 2*cap(r.in))), r.in...)
+		}
+		n, err := r.c.Conn.Read(r.in[len(r.in):cap(r.in)])
+		r.in = r.in[:len(r.in)+n]
+		r.process()
+		r.err = err
+	}
+	n := copy(p, r.out[r.opos:])
+	r.opos += n
+	return n, nil
+}
+
+// process moves what was read to out, less the responses to stamps.
+func (r *reader) process() {
+	c := r.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		avail := r.in[r.pos:]
+		switch {
+		case r.passR > 0 || r.dropR > 0:
+			if len(avail) == 0 {
+				return
+			}
+			if r.passR > 0 {
+				n := min(r.passR, len(avail))
+				r.out = append(r.out, avail[:n]...)
+				r.passR -= n
+				r.pos += n
+			} else {
+				n := min(r.dropR, len(avail))
+				r.dropR -= n
+				r.pos += n
+			}
+			continue
+		case len(avail) < 5:
+			return
+		}
+		typ := avail[0]
+		size := 1 + int(binary.BigEndian.Uint32(avail[1:]))
+		head := c.head()
+		switch {
+		case typ == 'Z' || typ == 'C' || typ == 'E':
+			if len(avail) < size {
+				r.want = size
+				return
+			}
+			r.want = 0
+			r.pos += size
+			r.message(typ, avail[:size], head)
+		case typ == 'S' || typ == 'A': // ParameterStatus, NotificationResponse: never a stamp's
+			r.pass(avail, size)
+		case head != nil && (head.kind == unitStamp || head.kind == unitStampQuery):
+			r.drop(avail, size)
+		default:
+			if head != nil && head.kind == unitExecute && (typ == 'I' || typ == 's') {
+				c.pop() // EmptyQueryResponse, PortalSuspended: the end of an Execute
+			}
+			r.pass(avail, size)
+		}
+	}
+}
+
+func (r *reader) pass(avail []byte, size int) {
+	n := min(size, len(avail))
+	r.out = append(r.out, avail[:n]...)
+	r.pos += n
+	r.passR = size - n
+}
+
+func (r *reader) drop(avail []byte, size int) {
+	n := min(size, len(avail))
+	r.pos += n
+	r.dropR = size - n
+}
+
+// message handles a whole ReadyForQuery, CommandComplete or ErrorResponse.
+func (r *reader) message(typ byte, msg []byte, head *unit) {
+	c := r.c
+	stamped := head != nil && (head.kind == unitStamp || head.kind == unitStampQuery)
+	switch typ {
+	case 'Z':
+		if len(msg) > 5 {
+			c.status.Store(uint32(msg[5]))
+		}
+		for u := head; u != nil; u = c.head() { // a Sync or a Query ends here, with what it left
+			kind := u.kind
+			c.pop()
+			if kind == unitSync || kind == unitQuery {
+				break
+			}
+		}
+	case 'C':
+		if stamped {
+			if head.kind == unitStampQuery && head.tags > 1 {
+				head.tags--
+			} else {
+				c.pop()
+			}
+			return // the stamp's own tag
+		}
+		tag := string(msg[5 : len(msg)-1])
+		if strings.HasPrefix(tag, "DEALLOCATE") || strings.HasPrefix(tag, "DISCARD") {
+			c.stale.Store(true)
+			c.deallocated.Store(true)
+		}
+		if head != nil && head.kind == unitExecute {
+			c.pop()
+		}
+	case 'E':
+		switch {
+		case stamped:
+			c.stale.Store(true) // whatever failed, preparing the set again is safe
+			var er pgproto3.ErrorResponse
+			if er.Decode(msg[5:]) == nil {
+				c.setErr = pgconn.ErrorResponseToPgError(&er)
+			}
+			kind := head.kind
+			c.pop()
+			if kind == unitStamp {
+				c.skipToSync()
+			}
+		case head != nil && head.kind == unitExecute:
+			c.skipToSync()
+		case head != nil && head.kind == unitQuery && head.shift > 0:
+			msg = unshift(msg, head.shift)
+		}
+	}
+	r.out = append(r.out, msg...)
+}
+
+// unshift returns an ErrorResponse whose position in the text of a Query is counted from the
+// caller's text, without the stamp in front of it.
+func unshift(msg []byte, shift int) []byte {
+	var er pgproto3.ErrorResponse
+	if er.Decode(msg[5:]) != nil || er.Position <= int32(shift) {
+		return msg
+	}
+	er.Position -= int32(shift)
+	out, err := er.Encode(nil)
+	if err != nil {
+		return msg
+	}
+	return out
+}
+
+// head returns the oldest unit, or nil. c.mu must be held.
+func (c *Conn) head() *unit {
+	if c.uhead == len(c.units) {
+		return nil
+	}
+	return &c.units[c.uhead]
+}
+
+// pop removes the oldest unit; the queue's memory serves again once it is empty. c.mu must be
+// held.
+func (c *Conn) pop() {
+	if c.uhead++; c.uhead == len(c.units) {
+		c.units, c.uhead = c.units[:0], 0
+	}
+}
+
+// skipToSync removes the units up to the next Sync: after an error, the server skips what
+// follows up to the Sync, and answers none of it. c.mu must be held.
+func (c *Conn) skipToSync() {
+	for u := c.head(); u != nil && u.kind != unitSync; u = c.head() {
+		c.pop()
+	}
+}
