@@ -11,32 +11,21 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pgschemas/pgschemas/internal/stamp"
 )
 
-// setPathSQL sets the session's search path and proves, in the same statement, that the tenant's
-// schema exists: PostgreSQL skips a missing schema in search_path in silence, and names would then
-// resolve in public. Zero rows means the schema is missing and nothing was set.
-const setPathSQL = "SELECT pg_catalog.set_config('search_path', $1, false) FROM pg_catalog.pg_namespace WHERE nspname = $2"
-
-// conn wraps one pgx stdlib connection. database/sql uses a conn from one goroutine at a time.
+// conn wraps one pgx stdlib connection, whose network connection stamps every statement with the
+// tenant that conn names before each operation (internal/stamp). database/sql uses a conn from one
+// goroutine at a time.
 type conn struct {
 	std *stdlib.Conn
 	pgx *pgx.Conn
+	st  *stamp.Conn
 	cn  *Connector
-
-	// cur is the tenant schema ("" for none) whose search path the session is known to have, when
-	// known is true. A path set inside a server transaction is never remembered: ROLLBACK, or
-	// ROLLBACK TO SAVEPOINT, can undo it without the driver seeing.
-	cur   string
-	known bool
 
 	// txSchema is the schema that the open BeginTx transaction is bound to, when inTx is true.
 	txSchema string
 	inTx     bool
-
-	// set is the statement that the pooler mode sent last to set the path (pooler.go), kept for the
-	// next statement of the same tenant.
-	set *setLocalStmt
 }
 
 var (
@@ -52,67 +41,57 @@ var (
 )
 
 // opSchema returns the schema of an operation run with ctx. Inside a transaction it is the
-// transaction's; a context that names another one fails with ErrSchemaMismatch.
+// transaction's; a context that names another one fails with ErrSchemaMismatch. Outside one, a
+// context without a schema fails with ErrNoTenant when the Connector requires a tenant.
 func (c *conn) opSchema(ctx context.Context) (string, error) {
 	schema, err := schemaOf(ctx)
 	if err != nil {
 		return "", err
 	}
-	if c.inTx {
-		if schema != "" && schema != c.txSchema {
-			return "", &SchemaError{Schema: schema, Err: fmt.Errorf("%w %q", ErrSchemaMismatch, c.txSchema)}
-		}
-		schema = c.txSchema
+	switch {
+	case c.inTx && schema != "" && schema != c.txSchema:
+		return "", &SchemaError{Schema: schema, Err: fmt.Errorf("%w %q", ErrSchemaMismatch, c.txSchema)}
+	case c.inTx:
+		return c.txSchema, nil
+	case schema == "" && c.cn.requireTenant:
+		return "", &SchemaError{Err: ErrNoTenant}
 	}
 	return schema, nil
 }
 
-// enter makes the session's search path right for an operation run with ctx, and returns the
-// operation's schema (see opSchema). It sends nothing when the path is already right.
+// enter makes the statements that an operation run with ctx sends carry its schema's stamp, and
+// returns the schema. It sends nothing.
 func (c *conn) enter(ctx context.Context) (string, error) {
 	schema, err := c.opSchema(ctx)
 	if err != nil {
 		return "", err
 	}
-	if c.known && c.cur == schema {
-		return schema, nil
-	}
-	return schema, c.setPath(ctx, schema)
+	c.st.SetTenant(c.cn.stamps.set(schema))
+	return schema, nil
 }
 
-// setPath sets the search path for schema in one round trip.
-func (c *conn) setPath(ctx context.Context, schema string) error {
-	if err := ctx.Err(); err != nil {
-		return err // nothing sent: the caller gets its context's error and the connection stays
+// leave explains the error of an operation in schema (see stamps.explain), and empties pgx's
+// statement caches when SQL the operation ran deallocated the server's prepared statements.
+func (c *conn) leave(schema string, err *error) {
+	if *err != nil {
+		*err = c.cn.stamps.explain(schema, c.st, *err)
 	}
-	c.known = false // until the server says otherwise, the path is in doubt
-	nsp := schema
-	if schema == "" {
-		nsp = "public"
+	if c.st.TakeDeallocated() {
+		forgetPrepared(c.pgx)
 	}
-	// QueryExecModeExec sends Parse, Bind and Execute in one round trip in every configured mode.
-	tag, err := c.pgx.Exec(ctx, setPathSQL, pgx.QueryExecModeExec, c.cn.searchPath(schema), nsp)
-	if err != nil {
-		if pgconn.SafeToRetry(err) {
-			return sqldriver.ErrBadConn // nothing reached the server: database/sql may retry elsewhere
-		}
-		return &SchemaError{Schema: schema, Err: fmt.Errorf("set search_path: %w", err)}
-	}
-	if tag.RowsAffected() == 0 {
-		return &SchemaError{Schema: schema, Err: ErrSchemaNotFound}
-	}
-	if c.pgx.PgConn().TxStatus() == 'I' {
-		c.cur, c.known = schema, true
-	}
-	return nil
 }
 
-// leave runs after a statement: SQL that may have changed the search path puts it in doubt.
-func (c *conn) leave(query string) {
-	if c.known && mayChangePath(query) {
-		c.known = false
-	}
-}
+// forgetPrepared empties pgx's statement and description caches, and its map of prepared
+// statements, without a round trip: DeallocateAll does so, then sends "deallocate all", which
+// pgconn does not send with a context that has ended. The server has deallocated them already.
+func forgetPrepared(c *pgx.Conn) { _ = c.DeallocateAll(doneCtx) }
+
+// doneCtx is a context that has ended: pgconn sends nothing with it.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // sqlFor returns the SQL to send for query in schema. pgx caches prepared statements and result
 // descriptions by SQL text, and a statement planned in one schema must not be reused in another
@@ -156,65 +135,65 @@ func (c *conn) notRetried(wasOpen bool, err *error) {
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []sqldriver.NamedValue) (_ sqldriver.Result, err error) {
 	defer c.notRetried(!c.pgx.IsClosed(), &err)
-	if c.cn.pooled {
-		return c.pooledExec(ctx, query, args)
-	}
 	schema, err := c.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer c.leave(query)
+	defer c.leave(schema, &err)
+	if isStandalone(ctx) {
+		return c.execStandalone(ctx, schema, query, args)
+	}
 	return c.std.ExecContext(ctx, c.sqlFor(schema, query, args, true), args)
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []sqldriver.NamedValue) (_ sqldriver.Rows, err error) {
 	defer c.notRetried(!c.pgx.IsClosed(), &err)
-	if c.cn.pooled {
-		return c.pooledQuery(ctx, query, args)
-	}
 	schema, err := c.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer c.leave(query)
-	// stdlib always adds an argument (the result formats), so pgx keeps the configured mode.
+	defer c.leave(schema, &err)
+	// stdlib always adds an argument (the result formats), so pgx keeps the configured mode; it
+	// reads the first row before it returns, so the stamp's error is known here.
 	return c.std.QueryContext(ctx, c.sqlFor(schema, query, args, false), args)
 }
 
 // PrepareContext checks query in ctx's schema with an unnamed server-side prepare. The returned
 // statement prepares nothing that outlives it: each execution goes through pgx's statement cache
 // in the schema of the execution's own context, so one *sql.Stmt serves every tenant.
-func (c *conn) PrepareContext(ctx context.Context, query string) (sqldriver.Stmt, error) {
-	if c.cn.pooled {
-		return c.pooledPrepare(ctx, query)
-	}
-	if _, err := c.enter(ctx); err != nil {
+func (c *conn) PrepareContext(ctx context.Context, query string) (_ sqldriver.Stmt, err error) {
+	schema, err := c.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer c.leave(schema, &err)
 	sd, err := c.pgx.Prepare(ctx, "", query)
 	if err != nil {
-		if pgconn.SafeToRetry(err) {
-			return nil, sqldriver.ErrBadConn
-		}
-		return nil, err
+		return nil, connErr(err)
 	}
 	return &stmt{c: c, query: query, numInput: len(sd.ParamOIDs)}, nil
+}
+
+// connErr is err, or driver.ErrBadConn when nothing reached the server, as pgx stdlib returns.
+func connErr(err error) error {
+	if err != nil && pgconn.SafeToRetry(err) {
+		return sqldriver.ErrBadConn
+	}
+	return err
 }
 
 func (c *conn) Prepare(query string) (sqldriver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
-// BeginTx binds the transaction to ctx's schema. In session mode the path is set before BEGIN,
-// outside the transaction, so that a rollback cannot undo it; in pooler mode, see pooledBegin.
-func (c *conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (sqldriver.Tx, error) {
-	if c.cn.pooled {
-		return c.pooledBegin(ctx, opts)
-	}
+// BeginTx binds the transaction to ctx's schema: its BEGIN, and each of its statements, carry the
+// schema's stamp.
+func (c *conn) BeginTx(ctx context.Context, opts sqldriver.TxOptions) (_ sqldriver.Tx, err error) {
 	schema, err := c.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer c.leave(schema, &err)
 	t, err := c.std.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -227,22 +206,31 @@ func (c *conn) Begin() (sqldriver.Tx, error) {
 	return c.BeginTx(context.Background(), sqldriver.TxOptions{Isolation: sqldriver.IsolationLevel(sql.LevelDefault)})
 }
 
-// Ping sets ctx's schema, so that a ping proves the tenant's schema exists, then pings.
-func (c *conn) Ping(ctx context.Context) error {
-	if c.cn.pooled {
-		return c.pooledPing(ctx)
-	}
-	if _, err := c.enter(ctx); err != nil {
+// Ping runs in ctx's schema, so that a ping proves the tenant's schema exists.
+func (c *conn) Ping(ctx context.Context) (err error) {
+	schema, err := c.enter(ctx)
+	if err != nil {
 		return err
 	}
+	defer c.leave(schema, &err)
 	return c.std.Ping(ctx)
 }
 
-// ResetSession keeps the known search path: the next operation sets its own schema anyway, and
-// skipping a reset saves a round trip. pgx stdlib discards a connection left inside a transaction.
-func (c *conn) ResetSession(ctx context.Context) error { return c.std.ResetSession(ctx) }
+// ResetSession discards a connection that served MaxTenantsPerConn schemas, or that is in doubt
+// (pgx stdlib's: closed, or left inside a transaction). pgx stdlib pings a connection idle for a
+// second: the ping runs without a tenant, so that a tenant dropped since does not cost the
+// connection.
+func (c *conn) ResetSession(ctx context.Context) error {
+	if c.cn.stamps.retire(c.st) {
+		return sqldriver.ErrBadConn
+	}
+	c.st.SetTenant(c.cn.stamps.set(""))
+	return c.std.ResetSession(ctx)
+}
 
-func (c *conn) IsValid() bool { return !c.pgx.IsClosed() }
+// IsValid is false for a connection that is closed, or that served MaxTenantsPerConn schemas:
+// database/sql then closes it rather than put it back in the pool.
+func (c *conn) IsValid() bool { return !c.pgx.IsClosed() && !c.cn.stamps.retire(c.st) }
 
 func (c *conn) CheckNamedValue(nv *sqldriver.NamedValue) error { return c.std.CheckNamedValue(nv) }
 
@@ -292,54 +280,31 @@ var errNoContext = errors.New("pgschemas: Stmt.Exec and Stmt.Query without a con
 func (s *stmt) Exec([]sqldriver.Value) (sqldriver.Result, error) { return nil, errNoContext }
 func (s *stmt) Query([]sqldriver.Value) (sqldriver.Rows, error)  { return nil, errNoContext }
 
-// mayChangePath reports whether query may change the session's search path: it names search_path
-// (SET, RESET, set_config) or resets everything (RESET ALL, DISCARD ALL). Case is ignored.
-func mayChangePath(query string) bool {
-	for i := 0; i < len(query); i++ {
-		switch query[i] | 0x20 { // ASCII lower case
-		case 's':
-			if hasPrefixFold(query[i:], "search_path") {
-				return true
-			}
-		case 'r':
-			if hasPrefixFold(query[i:], "reset all") {
-				return true
-			}
-		case 'd':
-			if hasPrefixFold(query[i:], "discard all") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // RawConn runs fn with the *pgx.Conn behind c, for pgx calls that database/sql lacks (CopyFrom,
-// SendBatch, ...). It first sets the search path for ctx's schema, so unqualified names in fn land in
-// that schema. Since fn may change the session, the driver sets the path again before c's next
-// operation. Inside fn, prefer schema-qualified names or QueryExecModeExec for SQL that tenants
-// share with different table shapes: fn's statements use pgx's caches unmodified.
-//
-// In pooler mode, fn runs in a transaction that begins with the path, in the same round trip, and
-// that RawConn commits when fn returns nil and rolls back otherwise; fn must not end it. When c is
-// already in a transaction, fn runs in it, after the path is set for it.
+// SendBatch, ...), in ctx's schema: every statement fn sends carries the schema's stamp, as the
+// driver's own do. It first checks that the schema exists, in a round trip of its own, so that a
+// missing schema fails with ErrSchemaNotFound before fn runs. Inside fn, prefer schema-qualified
+// names or QueryExecModeExec for SQL that tenants share with different table shapes: fn's
+// statements use pgx's caches unmodified, and PostgreSQL plans a cached statement again when the
+// path changed, failing with "cached plan must not change result type" when its result did.
 func RawConn(ctx context.Context, c *sql.Conn, fn func(*pgx.Conn) error) error {
-	return c.Raw(func(dc any) error {
+	return c.Raw(func(dc any) (err error) {
 		pc, ok := dc.(*conn)
 		if !ok {
 			return fmt.Errorf("pgschemas: RawConn: the connection is a %T, not a pgschemas connection", dc)
 		}
-		if pc.cn.pooled {
-			return pc.pooledRaw(ctx, fn)
-		}
-		if _, err := pc.enter(ctx); err != nil {
+		schema, err := pc.enter(ctx)
+		if err != nil {
 			return err
 		}
-		defer func() { pc.known = false }()
+		defer pc.leave(schema, &err)
+		if err := pc.pgx.PgConn().Exec(ctx, "-- pgschemas: check the schema").Close(); err != nil {
+			return err
+		}
 		return fn(pc.pgx)
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pgschemas/pgschemas/internal/stamp"
 )
 
 // DriverName is the name under which the driver is registered with database/sql.
@@ -50,14 +51,15 @@ func (Driver) OpenConnector(dsn string) (sqldriver.Connector, error) {
 // from its pool, sometimes with a background context (the tenant is read from each operation's
 // context, never from Connect's).
 type Connector struct {
-	pgx    sqldriver.Connector // pgx stdlib's connector
-	mode   pgx.QueryExecMode   // the connections' default exec mode: it decides statement tagging
-	tail   string              // the search path after the tenant: `public, "ext"`
-	pooled bool                // every statement carries its path: Config.Pooler is PoolTransaction, or Config.Strict
-	strict bool                // Config.Strict: every statement carries its role too
+	pgx           sqldriver.Connector // pgx stdlib's connector
+	mode          pgx.QueryExecMode   // the connections' default exec mode: it decides statement tagging
+	stamps        *stamps             // how statements carry their tenant
+	pooled        bool                // Config.Pooler is PoolTransaction
+	strict        bool                // Config.Strict: every statement carries its role too
+	requireTenant bool                // Config.RequireTenant
 }
 
-// NewConnector checks cfg and returns a Connector for sql.OpenDB. With PoolTransaction or Strict, the
+// NewConnector checks cfg and returns a Connector for sql.OpenDB. With PoolTransaction, the
 // connections run in pgx's QueryExecModeExec (QueryExecModeSimpleProtocol when ConnConfig asks for
 // it), with pgx's statement and description caches off: see the package documentation.
 func NewConnector(cfg Config) (*Connector, error) {
@@ -78,21 +80,21 @@ func NewConnector(cfg Config) (*Connector, error) {
 			return nil, fmt.Errorf("pgschemas: ConnConfig has run-time parameter %q: parse the DSN with driver.ParseConfig, not pgx.ParseConfig", key)
 		}
 	}
-	pooled := cfg.Pooler == PoolTransaction || cfg.Strict // strict mode runs on the pooler mode's machinery
+	pooled := cfg.Pooler == PoolTransaction
 	if pooled {
 		if cc.DefaultQueryExecMode != pgx.QueryExecModeSimpleProtocol {
 			cc.DefaultQueryExecMode = pgx.QueryExecModeExec
 		}
 		cc.StatementCacheCapacity, cc.DescriptionCacheCapacity = 0, 0
 	}
-	return &Connector{pgx: stdlib.GetConnector(*cc), mode: cc.DefaultQueryExecMode, tail: tail, pooled: pooled, strict: cfg.Strict}, nil
+	st := newStamps(tail, stamp.Options{Strict: cfg.Strict, Reparse: pooled, NoCancel: pooled}, cfg.maxTenants())
+	st.configure(cc)
+	return &Connector{pgx: stdlib.GetConnector(*cc), mode: cc.DefaultQueryExecMode, stamps: st,
+		pooled: pooled, strict: cfg.Strict, requireTenant: cfg.RequireTenant}, nil
 }
 
-// searchPath returns the search path of schema ("" for none): `"acme", public, "ext"`.
-func (c *Connector) searchPath(schema string) string { return joinPath(schema, c.tail) }
-
 // joinPath returns the search path of schema ("" for none) before tail, the path shared by all
-// schemas (Config.check).
+// schemas (Config.check): `"acme", public, "ext", pg_temp`.
 func joinPath(schema, tail string) string {
 	if schema == "" {
 		return tail
@@ -109,7 +111,7 @@ func OpenDB(cfg Config) (*sql.DB, error) {
 	return sql.OpenDB(c), nil
 }
 
-// Connect opens a connection. Its search path is unknown until the first operation sets it. In
+// Connect opens a connection, whose statements carry no tenant until an operation names one. In
 // strict mode, it first checks the login role, and fails with ErrStrictUnsafe when the role could
 // escape the tenant roles (see the package documentation).
 func (c *Connector) Connect(ctx context.Context) (sqldriver.Conn, error) {
@@ -118,13 +120,7 @@ func (c *Connector) Connect(ctx context.Context) (sqldriver.Conn, error) {
 		return nil, err
 	}
 	sc := dc.(*stdlib.Conn)
-	if c.strict {
-		if err := checkLogin(ctx, sc.Conn()); err != nil {
-			sc.Close()
-			return nil, err
-		}
-	}
-	return &conn{std: sc, pgx: sc.Conn(), cn: c}, nil
+	return &conn{std: sc, pgx: sc.Conn(), st: stampOf(sc.Conn().PgConn()), cn: c}, nil
 }
 
 // Driver returns the pgschemas Driver.

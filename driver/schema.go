@@ -20,6 +20,9 @@ var (
 	// ErrSchemaMismatch: a statement inside a transaction carried a context for another schema than
 	// the one the transaction began with. The statement did not run; the transaction stays usable.
 	ErrSchemaMismatch = errors.New("schema does not match the transaction's schema")
+	// ErrNoTenant: Config.RequireTenant is on and the operation's context names no schema. Nothing
+	// was sent.
+	ErrNoTenant = errors.New("no tenant in the context, and the driver requires one (pgschemas_require_tenant)")
 )
 
 // SchemaError reports an operation that could not run in the schema its context asked for.

@@ -14,10 +14,10 @@ import (
 
 // This file is the strict mode (Config.Strict): each tenant schema has its own NOLOGIN role, which
 // the engine (schemaset, with strict = true) creates, grants and drops with the tenant, and every
-// statement runs as that role. The statement is sent right after setStrictSQL, in the same round
-// trip and the same transaction, through the pooler mode's machinery (pooler.go): PostgreSQL does
-// not report a change of role to the client (role is not GUC_REPORT), so the driver cannot know
-// whether user SQL ran RESET ROLE or SET ROLE, and it asserts role and path again every time.
+// statement runs as that role: its stamp (internal/stamp) sets the role with the path, in the same
+// transaction. PostgreSQL does not report a change of role to the client (role is not
+// GUC_REPORT), so the driver cannot know whether user SQL ran RESET ROLE or SET ROLE, and it
+// asserts role and path again with every statement.
 
 // Sentinel errors of the strict mode.
 var (
@@ -57,12 +57,6 @@ func TenantRole(schema string) string {
 	return hashedRolePrefix + schema[:keep] + "_" + hex.EncodeToString(sum[:])[:roleHashLen]
 }
 
-// setStrictSQL is setLocalSQL that also sets the role until the end of the transaction: $3 is the
-// tenant's role, or "none" (the login role itself) without a tenant. A role that does not exist,
-// or that the login role may not set, fails the statement and aborts the transaction, so the
-// statement sent after it does not run.
-const setStrictSQL = setLocalSQL + ", pg_catalog.set_config('role', $3, true)"
-
 // roleNone is the value of the role setting that means the session user, the login role.
 const roleNone = "none"
 
@@ -97,13 +91,16 @@ const checkLoginSQL = `SELECT r.rolname, r.rolsuper, r.rolinherit,
 	FROM pg_catalog.pg_roles r WHERE r.rolname = session_user`
 
 // checkLogin refuses, with ErrStrictUnsafe, a login role that strict mode cannot confine.
-func checkLogin(ctx context.Context, c *pgx.Conn) error {
-	var name, owns string
-	var super, inherit bool
-	err := c.QueryRow(ctx, checkLoginSQL, pgx.QueryExecModeSimpleProtocol).Scan(&name, &super, &inherit, &owns)
-	if err != nil {
-		return fmt.Errorf("pgschemas: strict mode: check the login role: %w", err)
+func checkLogin(ctx context.Context, c *pgconn.PgConn) error {
+	res := c.ExecParams(ctx, checkLoginSQL, nil, nil, nil, nil).Read()
+	if res.Err == nil && len(res.Rows) != 1 {
+		res.Err = errors.New("the login role is not in pg_roles")
 	}
+	if res.Err != nil {
+		return fmt.Errorf("pgschemas: strict mode: check the login role: %w", res.Err)
+	}
+	row := res.Rows[0]
+	name, super, inherit, owns := string(row[0]), string(row[1]) == "t", string(row[2]) == "t", string(row[3])
 	var why []string
 	if super {
 		why = append(why, "it is a superuser")

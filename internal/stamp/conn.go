@@ -87,6 +87,10 @@ func (c *Conn) SetTenant(s *Set) {
 	}
 }
 
+// Forget takes s's schema off the schemas the connection has served, when its first statement
+// failed.
+func (c *Conn) Forget(s *Set) { delete(c.served, s.schema) }
+
 // Served returns how many distinct schemas the connection has served.
 func (c *Conn) Served() int { return len(c.served) }
 

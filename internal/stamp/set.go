@@ -51,8 +51,14 @@ func NewSet(path, schema, role string) *Set {
 	return s
 }
 
+// Path returns the Set's search path.
+func (s *Set) Path() string { return s.path }
+
 // Schema returns the quoted schema that the Set checks.
 func (s *Set) Schema() string { return s.schema }
+
+// Role returns the Set's role, "" outside strict mode.
+func (s *Set) Role() string { return s.role }
 
 // reparse returns Close and Parse of the prepared set: Close of a statement that does not exist
 // is no error, so the pair works whether or not the server still holds it.
