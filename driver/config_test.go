@@ -50,7 +50,7 @@ func TestConfigErrors(t *testing.T) {
 		{"postgres://h:notaport/d", nil, "invalid port"},
 		{"postgres://h/d?pgschemas_pooler=statement", nil, `pooler "statement": want "session" or "transaction"`},
 		{"postgres://h/d?pgschemas_pooler=", nil, ""}, // empty: the default, session
-		{"postgres://h/d?pgschemas_poolr=transaction", nil, `unknown DSN parameter "pgschemas_poolr" (known: pgschemas_extra_search_paths, pgschemas_pooler, pgschemas_strict)`},
+		{"postgres://h/d?pgschemas_poolr=transaction", nil, `unknown DSN parameter "pgschemas_poolr" (known: pgschemas_extra_search_paths, pgschemas_pooler, pgschemas_strict, pgschemas_require_tenant, pgschemas_max_tenants_per_conn)`},
 	} {
 		_, err := driver.ParseConfig(tc.dsn)
 		if tc.says == "" {

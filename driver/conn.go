@@ -66,6 +66,9 @@ func (c *conn) enter(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := ctx.Err(); err != nil {
+		return "", err // nothing sent: the caller gets its context's error and the connection stays
+	}
 	c.st.SetTenant(c.cn.stamps.set(schema))
 	return schema, nil
 }
@@ -213,7 +216,13 @@ func (c *conn) Ping(ctx context.Context) (err error) {
 		return err
 	}
 	defer c.leave(schema, &err)
-	return c.std.Ping(ctx)
+	if err := c.pgx.Ping(ctx); err != nil {
+		if set := c.cn.stamps.explain(schema, c.st, err); set != err {
+			return set
+		}
+		return sqldriver.ErrBadConn // as pgx stdlib's Ping: database/sql discards the connection
+	}
+	return nil
 }
 
 // ResetSession discards a connection that served MaxTenantsPerConn schemas, or that is in doubt

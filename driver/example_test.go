@@ -139,7 +139,7 @@ func ExampleOpenDB() {
 	}
 	fmt.Println(path)
 	// Output:
-	// "acme", public, "extensions"
+	// "acme", public, "extensions", pg_temp
 }
 
 // RawConn reaches pgx for what database/sql lacks, such as COPY, in the context's schema.

@@ -37,8 +37,8 @@ type PoolOptions struct {
 //	rows, err := pool.Query(driver.WithSchema(ctx, "acme"), "SELECT id, title FROM notes") // acme.notes
 //
 // Call it once, on a config from pgxpool.ParseConfig, before pgxpool.NewWithConfig and after
-// setting cfg.ConnConfig's AfterNetConnect, AfterConnect and DialFunc, and cfg.PrepareConn,
-// BeforeAcquire or AfterRelease, which it keeps and calls. It returns an error, and changes
+// setting cfg.ConnConfig's AfterNetConnect, AfterConnect and DialFunc, and cfg.PrepareConn or
+// BeforeAcquire, which it keeps and calls. It returns an error, and changes
 // nothing, when cfg is nil or has no ConnConfig, when cfg was configured already, or when the
 // options or the DSN's pgschemas_ parameters are invalid. The DSN's pgschemas_pooler and
 // pgschemas_strict work as in the database/sql driver.
@@ -70,8 +70,9 @@ type PoolOptions struct {
 //
 // A schema dropped after a connection checked it fails each statement with the server's error,
 // a *pgconn.PgError with SQLSTATE 3F000 (`schema "acme" does not exist`), and the statement does
-// not run. A connection that served MaxTenantsPerConn schemas is destroyed when it is released
-// (AfterRelease), so that its backend's catalog cache stays bounded.
+// not run. A connection that served MaxTenantsPerConn schemas is destroyed when an acquisition
+// would make it serve one more (PrepareConn returns false, and the pool acquires another), so
+// that its backend's catalog cache stays bounded.
 //
 // # Statement caches
 //
@@ -125,7 +126,6 @@ func ConfigurePool(cfg *pgxpool.Config, opts PoolOptions) error {
 		stamps:        newStamps(tail, stamp.Options{Strict: ours.Strict, Reparse: pooled, NoCancel: pooled}, ours.maxTenants()),
 		requireTenant: ours.RequireTenant,
 		next:          cfg.PrepareConn,
-		release:       cfg.AfterRelease,
 	}
 	if p.next == nil && cfg.BeforeAcquire != nil { // deprecated, but kept: pgxpool ignores it once PrepareConn is set
 		before := cfg.BeforeAcquire
@@ -138,7 +138,6 @@ func ConfigurePool(cfg *pgxpool.Config, opts PoolOptions) error {
 		cc.Tracer = multitracer.New(poolMarker{}, cc.Tracer)
 	}
 	cfg.PrepareConn = p.prepare
-	cfg.AfterRelease = p.afterRelease
 	return nil
 }
 
@@ -158,7 +157,6 @@ type poolStamps struct {
 	stamps        *stamps
 	requireTenant bool
 	next          func(context.Context, *pgx.Conn) (bool, error) // the config's own PrepareConn, or nil
-	release       func(*pgx.Conn) bool                           // the config's own AfterRelease, or nil
 }
 
 // prepare is the pool's PrepareConn: see ConfigurePool for its outcomes.
@@ -176,6 +174,9 @@ func (p *poolStamps) prepare(ctx context.Context, c *pgx.Conn) (bool, error) {
 	}
 	set := p.stamps.set(schema)
 	first := !sc.HasServed(set.Schema())
+	if first && p.stamps.retire(sc) {
+		return false, nil // served MaxTenantsPerConn schemas: the pool destroys it and acquires another
+	}
 	sc.SetTenant(set)
 	if first {
 		if ok, err := p.check(ctx, c, sc, schema, set); !ok || err != nil {
@@ -210,18 +211,6 @@ func (p *poolStamps) check(ctx context.Context, c *pgx.Conn, sc *stamp.Conn, sch
 	default:
 		return !c.IsClosed(), err
 	}
-}
-
-// afterRelease destroys a connection that served MaxTenantsPerConn schemas, then asks the
-// config's own AfterRelease.
-func (p *poolStamps) afterRelease(c *pgx.Conn) bool {
-	if sc := stampOf(c.PgConn()); sc == nil || p.stamps.retire(sc) {
-		return false
-	}
-	if p.release != nil {
-		return p.release(c)
-	}
-	return true
 }
 
 // poolMarker is a tracer that does nothing: its presence in a config says that ConfigurePool

@@ -290,9 +290,10 @@ func TestPoolerSetsNothingInTheSession(t *testing.T) {
 	wantOwner(t, c, "a", "setup")
 	var path string
 	err = driver.RawConn(none, c, func(pc *pgx.Conn) error {
-		_, err := pc.Exec(context.Background(), "COMMIT") // leave RawConn's transaction, to read the session's own path
-		if err == nil {
-			err = pc.QueryRow(context.Background(), "SHOW search_path").Scan(&path)
+		// The text's COMMIT ends the stamp's transaction: SHOW then reads the session's own path.
+		res, err := pc.PgConn().Exec(context.Background(), "COMMIT; SHOW search_path").ReadAll()
+		if err == nil && len(res) == 2 && len(res[1].Rows) == 1 {
+			path = string(res[1].Rows[0][0])
 		}
 		return err
 	})

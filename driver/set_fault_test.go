@@ -82,7 +82,8 @@ func TestSetReplyLost(t *testing.T) {
 		wantOwner(t, db, "a", "setup")
 		var dropped atomic.Int32
 		proxy.SetIntercept(func(typ byte, stmt string) bool {
-			if (typ == 'P' || typ == 'Q') && strings.Contains(stmt, "set_config('search_path'") && dropped.Add(1) == 1 {
+			// The stamp travels in the statement's own message: losing one loses both.
+			if (typ == 'P' || typ == 'Q') && strings.Contains(stmt, "after a lost set") && dropped.Add(1) == 1 {
 				return false
 			}
 			return true

@@ -53,7 +53,7 @@ func (s *stamps) make(schema string) *stamp.Set {
 			role = TenantRole(schema)
 		}
 	}
-	return stamp.NewSet(joinPath(schema, s.tail), nsp, role)
+	return stamp.NewSet(joinPath(schema, s.tail), nsp, role, s.opts)
 }
 
 // configure makes cc's connections stamped: AfterNetConnect wraps the network connection (after

@@ -16,13 +16,6 @@ const (
 	strictSQL = setSQL + ", pg_catalog.set_config('role', $3, true)"
 )
 
-// neutralSQL sets the session's own path, which no statement of a tenant relies on, to the empty
-// path, and commits it. A simple-protocol Query that begins outside a transaction starts with it:
-// a statement that the Query's text runs after a COMMIT or ROLLBACK of its own is outside the
-// transaction that the set was local to, and the session's path it then runs in resolves no
-// tenant's tables, whatever SQL run before on the connection set it to. The COMMIT warns that no
-// transaction is in progress; the reader drops the warning with the rest.
-const neutralSQL = "SELECT pg_catalog.set_config('search_path', '', false);COMMIT;"
 
 // Set is what a Conn stamps statements with: one tenant's path, the schema whose existence each
 // statement checks, and in strict mode its role. A Set is immutable once made, so that one can
@@ -30,24 +23,47 @@ const neutralSQL = "SELECT pg_catalog.set_config('search_path', '', false);COMMI
 type Set struct {
 	path, schema, role string
 
-	ext   []byte // Bind and Execute of the prepared set, with the values
-	query string // the same as a simple-protocol statement, values as literals, ending with ";"
+	ext []byte // Bind and Execute of the prepared set, with the values
+
+	// The stamps of a simple-protocol Query, and how many command tags each adds. A Query can
+	// begin a transaction with options (BEGIN ISOLATION LEVEL ..., SET TRANSACTION ...) that
+	// PostgreSQL refuses after a statement that took a snapshot, as a SELECT does; SET takes none.
+	// So the path and role are set with SET LOCAL, and outside a transaction the existence check
+	// runs first, in a transaction of its own that also sets the session's own path, which no
+	// statement of a tenant relies on, to the empty path: a statement that the Query's text runs
+	// after a COMMIT or ROLLBACK of its own is outside the transaction that SET LOCAL was local
+	// to, and the session's path it then runs in resolves no tenant's tables, whatever SQL run
+	// before on the connection set it to. That COMMIT warns that no transaction is in progress;
+	// the reader drops the warning with the rest. Inside a transaction, the check ran when it
+	// began.
+	queryIdle, queryTx string
+	tagsIdle, tagsTx   int
 }
 
 // NewSet returns the Set for a search path (`"acme", public, pg_temp`), the schema it checks,
 // quoted (`"acme"`, or public), and, in strict mode, a role ("none" for the login role itself; ""
-// outside strict mode). The values must hold no single quote and no NUL: they are names that
-// driver.CheckSchemaName accepted, quoted with double quotes.
-func NewSet(path, schema, role string) *Set {
+// outside strict mode). The values must hold no single quote, no backslash and no NUL, and a
+// role no double quote: they are names that driver.CheckSchemaName accepted, quoted with double
+// quotes, and role names made of such names.
+func NewSet(path, schema, role string, opts Options) *Set {
 	s := &Set{path: path, schema: schema, role: role}
 	params := [][]byte{[]byte(path), []byte(schema)}
-	sql := "SELECT pg_catalog.set_config('search_path', '" + path + "', true), '" + schema + "'::pg_catalog.regnamespace"
+	s.queryTx, s.tagsTx = "SET LOCAL search_path TO "+path+";", 1
 	if role != "" {
 		params = append(params, []byte(role))
-		sql += ", pg_catalog.set_config('role', '" + role + "', true)"
+		sqlRole := `"` + role + `"`
+		if role == "none" {
+			sqlRole = "NONE"
+		}
+		s.queryTx, s.tagsTx = s.queryTx+"SET LOCAL ROLE "+sqlRole+";", 2
 	}
 	s.ext = encode(nil, &pgproto3.Bind{PreparedStatement: stmtName, Parameters: params}, &pgproto3.Execute{})
-	s.query = sql + ";"
+	neutral := "pg_catalog.set_config('search_path', '', false), "
+	if opts.Reparse {
+		neutral = "" // behind a transaction pooler, nothing may be left in a server session
+	}
+	s.queryIdle = "SELECT " + neutral + "'" + schema + "'::pg_catalog.regnamespace;COMMIT;" + s.queryTx
+	s.tagsIdle = s.tagsTx + 2
 	return s
 }
 

@@ -16,10 +16,10 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 var (
-	setA       = stamp.NewSet(`"a", public, pg_temp`, `"a"`, "")
-	setB       = stamp.NewSet(`"b", public, pg_temp`, `"b"`, "")
-	setNone    = stamp.NewSet(`public, pg_temp`, `public`, "")
-	setMissing = stamp.NewSet(`"missing", public, pg_temp`, `"missing"`, "")
+	setA       = stamp.NewSet(`"a", public, pg_temp`, `"a"`, "", stamp.Options{})
+	setB       = stamp.NewSet(`"b", public, pg_temp`, `"b"`, "", stamp.Options{})
+	setNone    = stamp.NewSet(`public, pg_temp`, `public`, "", stamp.Options{})
+	setMissing = stamp.NewSet(`"missing", public, pg_temp`, `"missing"`, "", stamp.Options{})
 )
 
 // setup makes schemas a and b, each with a table t holding its own name, and public.t holding
@@ -115,7 +115,7 @@ func TestStampRunsEachStatementInItsSet(t *testing.T) {
 				// A text that commits, then reads: the read runs outside the set's transaction, in
 				// the neutral path, and finds no t at all.
 				sc.SetTenant(setB)
-				{
+				if !opts.Reparse { // behind a pooler, the session's path is left alone
 					_, err := c.Exec(ctx, "BEGIN; COMMIT; INSERT INTO t VALUES ('leak')")
 					var pgErr *pgconn.PgError
 					if !errors.As(err, &pgErr) || pgErr.Code != "42P01" {

@@ -106,9 +106,9 @@ func (c *Conn) stampQuery(q []byte) (_ []byte, ok bool) {
 		c.push(unit{kind: unitQuery})
 		return nil, false
 	}
-	prefix, tags := c.cur.query, 1
+	prefix, tags := c.cur.queryTx, c.cur.tagsTx
 	if c.TxStatus() == 'I' {
-		prefix, tags = neutralSQL+prefix, 3
+		prefix, tags = c.cur.queryIdle, c.cur.tagsIdle
 	}
 	body := q[5:] // the text and its NUL
 	out := append(c.sbuf[:0], 'Q', 0, 0, 0, 0)
