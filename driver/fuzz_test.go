@@ -118,7 +118,6 @@ func splitPath(s string) ([]string, bool) {
 	}
 }
 
-
 // FuzzParseConfig checks ParseConfig on any string, with pgx's parser as the oracle: it never
 // panics; it fails where pgx fails; where pgx succeeds, it fails exactly when a pgschemas_
 // parameter is unknown or has a bad value; and what it returns reaches the server with no

@@ -47,7 +47,7 @@ type Conn struct {
 	served  map[string]struct{}
 
 	mu     sync.Mutex
-	units  []unit          // the responses the reader waits for, oldest first: units[uhead:]
+	units  []unit // the responses the reader waits for, oldest first: units[uhead:]
 	uhead  int
 	setErr *pgconn.PgError // the error of the last set that failed, until taken
 

@@ -16,7 +16,6 @@ const (
 	strictSQL = setSQL + ", pg_catalog.set_config('role', $3, true)"
 )
 
-
 // Set is what a Conn stamps statements with: one tenant's path, the schema whose existence each
 // statement checks, and in strict mode its role. A Set is immutable once made, so that one can
 // serve every connection of a pool.
