@@ -20,7 +20,9 @@ import (
 //   - SELECT on public's tables but the engine's own (pgschemas_*): a tenant reads shared data and
 //     writes it only without a tenant, as the login role, whose rights on public are the
 //     administrator's to grant;
-//   - membership for strict_login_role, so that it may SET ROLE to it.
+//   - membership for strict_login_role, so that it may SET ROLE to it;
+//   - no TEMP on the database: the engine revokes it from PUBLIC, and grants it to
+//     strict_login_role and to its own role, so that no tenant creates temporary tables.
 //
 // CreateTenant creates the role in the tenant's transaction, DropTenant drops it in the drop's, and
 // Apply grants again (GRANT is idempotent) to the tenants it ran on, static ones included, so that
@@ -70,6 +72,14 @@ func (e *Engine) roleSQL(schemas []string) string {
 		usage = append(usage, quoteIdent(x))
 	}
 	login := quoteIdent(e.set.Config.StrictLoginRole)
+	// TEMP on the database is PUBLIC's by default, and so every tenant role's: a tenant's temporary
+	// table could then catch what other statements on the backend meant for a table of its name.
+	// The login role (without a tenant) and the engine's role keep it.
+	fmt.Fprintf(&b, `DO $$ BEGIN
+	EXECUTE format('REVOKE TEMPORARY ON DATABASE %%I FROM PUBLIC', current_database());
+	EXECUTE format('GRANT TEMPORARY ON DATABASE %%I TO %%I, CURRENT_USER', current_database(), %s);
+END $$;
+`, quoteLiteral(e.set.Config.StrictLoginRole))
 	for _, s := range schemas {
 		role, q := driver.TenantRole(s), quoteIdent(s)
 		r := quoteIdent(role)
