@@ -5,10 +5,10 @@ package driver_test
 // case=one_tenant, ...) so that `benchstat -col /case` puts the cases side by side, with stdlib,
 // the first column, as the baseline. bench/run.sh runs them and prints that table.
 //
-// BenchmarkPoolerSelect and BenchmarkPoolerInsert compare the pooler mode with the session mode,
-// whose one_tenant case is their baseline: session_100_tenants pays a SET on nearly every
-// operation, the pooler_ cases send their set with every one, and pgbouncer_pooler_100_tenants
-// does so through the PgBouncer of PGSCHEMAS_TEST_PGBOUNCER_DSN (left out without it).
+// BenchmarkPoolerSelect and BenchmarkPoolerInsert compare the pooler mode with plain pgx stdlib,
+// their baseline: the pooler_ cases run in pgx's exec mode and prepare the stamp with every
+// statement, and pgbouncer_pooler_100_tenants does so through the PgBouncer of
+// PGSCHEMAS_TEST_PGBOUNCER_DSN (left out without it).
 //
 // Each case also reports how many times per operation the client waited for the server, counted
 // through pgtest's wire proxy on extra operations run after the timed loop (the timed loop does
@@ -129,8 +129,7 @@ func benchPoolerCases(b *testing.B, dsn string) []*benchCase {
 		return pgtest.WithParams(dsn, driver.ParamPooler, string(driver.PoolTransaction))
 	}
 	cases := []*benchCase{
-		{name: "case=session_one_tenant", driver: driver.DriverName, dsn: dsn, ctxs: one.ctxs, seq: one.seq},
-		{name: "case=session_100_tenants", driver: driver.DriverName, dsn: dsn, ctxs: hundred.ctxs, seq: hundred.seq},
+		all[0], // stdlib
 		{name: "case=pooler_one_tenant", driver: driver.DriverName, dsn: pooler(dsn), ctxs: one.ctxs, seq: one.seq},
 		{name: "case=pooler_100_tenants", driver: driver.DriverName, dsn: pooler(dsn), ctxs: hundred.ctxs, seq: hundred.seq},
 	}

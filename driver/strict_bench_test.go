@@ -8,11 +8,9 @@ import (
 	"github.com/pgschemas/pgschemas/internal/pgtest"
 )
 
-// BenchmarkStrictSelect and BenchmarkStrictInsert compare strict mode with the plain modes on the
-// benchmark database: the baseline is session_one_tenant (plain session mode, one tenant), then
-// session_100_tenants, the pooler mode (strict mode's machinery, without the role), and strict
-// mode, with one tenant and with 100, as a login role of its own that is a member of t0..t99's
-// roles. `benchstat -col /case` puts them side by side.
+// BenchmarkStrictSelect and BenchmarkStrictInsert compare strict mode with plain pgx stdlib, the
+// baseline, on the benchmark database: strict mode with one tenant and with 100, as a login role
+// of its own that is a member of t0..t99's roles. `benchstat -col /case` puts them side by side.
 func BenchmarkStrictSelect(b *testing.B) { benchSerial(b, benchSelect, benchStrictCases) }
 func BenchmarkStrictInsert(b *testing.B) { benchSerial(b, benchInsert, benchStrictCases) }
 
@@ -26,9 +24,9 @@ func benchStrictCases(b *testing.B, dsn string) []*benchCase {
 	}
 	tenantRoles(b, dsn, login, schemas...)
 	strict := pgtest.WithParams(dsn, "user", login, driver.ParamStrict, "on")
-	all := benchPoolerCases(b, dsn)[:4] // session_one_tenant, session_100_tenants, pooler_one_tenant, pooler_100_tenants
-	one, hundred := all[0], all[1]
-	return append(all,
+	all := benchCases(dsn) // stdlib, one_tenant, two_tenants, 100_tenants
+	one, hundred := all[1], all[3]
+	return append(all[:1],
 		&benchCase{name: "case=strict_one_tenant", driver: driver.DriverName, dsn: strict, ctxs: one.ctxs, seq: one.seq},
 		&benchCase{name: "case=strict_100_tenants", driver: driver.DriverName, dsn: strict, ctxs: hundred.ctxs, seq: hundred.seq},
 	)
