@@ -50,6 +50,21 @@ type attackEnv struct {
 	app     string   // the DSN that the driver or the pool opens
 	tenants []string // tenant schema names, unique in the cluster (strict mode's roles are the cluster's)
 	login   string   // strict mode's login role
+	adminC  *pgx.Conn
+}
+
+// adminConn returns a connection to the database as the admin, outside the driver, for checks;
+// it is closed when the test that made e ends.
+func (e *attackEnv) adminConn(t testing.TB) *pgx.Conn {
+	t.Helper()
+	if e.adminC == nil {
+		c, err := pgx.Connect(context.Background(), e.admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.adminC = c
+	}
+	return e.adminC
 }
 
 // newAttackEnv makes a database for m, runs the admin SQL that setup returns for the tenants'
@@ -62,6 +77,11 @@ func newAttackEnv(t testing.TB, m attackMode, n int, setup func(tenants []string
 		e.tenants = append(e.tenants, uniqueName(fmt.Sprintf("t%d_", i)))
 	}
 	admin(t, e.admin, setup(e.tenants))
+	t.Cleanup(func() {
+		if e.adminC != nil {
+			e.adminC.Close(context.Background())
+		}
+	})
 	e.app = e.admin
 	switch {
 	case m.strict:

@@ -48,7 +48,7 @@ type pathAttack struct {
 	noTx bool
 	// reconnect: the attack takes effect in new sessions; the victims run on a new pool.
 	reconnect bool
-	// cleanup is admin SQL run after the subtest, for attacks that outlive the pool.
+	// cleanup is admin SQL run after the subtest, for attacks that outlive the pool (reconnect).
 	cleanup string
 }
 
@@ -124,23 +124,39 @@ const (
 func TestAttackPathChanges(t *testing.T) {
 	eachAttackMode(t, func(t *testing.T, m attackMode) {
 		e := newAttackEnv(t, m, 2, notesSetup)
-		for i, at := range pathAttacks {
-			t.Run(at.name, func(t *testing.T) {
-				if at.cleanup != "" {
-					t.Cleanup(func() { admin(t, e.admin, at.cleanup) })
-				}
-				for j, wrap := range []string{wrapAlone, wrapSQLTx, wrapTx} {
-					if wrap != wrapAlone && (at.noTx || at.reconnect) {
-						continue
-					}
-					t.Run(wrap, func(t *testing.T) {
-						tag := fmt.Sprintf("a%d_%d", i, j) // also a name
-						e.runPathAttack(t, at, wrap, tag)
+		// The attacks that change one session run in parallel, each on a pool of its own; then
+		// those that reach every new session of the database, one at a time.
+		t.Run("session", func(t *testing.T) {
+			for i, at := range pathAttacks {
+				if !at.reconnect {
+					t.Run(at.name, func(t *testing.T) {
+						t.Parallel()
+						e.eachWrap(t, i, at)
 					})
 				}
-			})
+			}
+		})
+		for i, at := range pathAttacks {
+			if at.reconnect {
+				t.Run(at.name, func(t *testing.T) {
+					t.Cleanup(func() { admin(t, e.admin, at.cleanup) })
+					e.eachWrap(t, i, at)
+				})
+			}
 		}
 	})
+}
+
+// eachWrap runs attack i as a subtest for each way A may run it.
+func (e *attackEnv) eachWrap(t *testing.T, i int, at pathAttack) {
+	for j, wrap := range []string{wrapAlone, wrapSQLTx, wrapTx} {
+		if wrap != wrapAlone && (at.noTx || at.reconnect) {
+			continue
+		}
+		t.Run(wrap, func(t *testing.T) {
+			e.runPathAttack(t, at, wrap, fmt.Sprintf("a%d_%d", i, j)) // the tag is also a name
+		})
+	}
 }
 
 // runPathAttack warms a pool of one connection in every target, runs the attack in A's context,
@@ -149,7 +165,13 @@ func (e *attackEnv) runPathAttack(t *testing.T, at pathAttack, wrap, tag string)
 	a, b := e.tenants[0], e.tenants[1]
 	c := e.open(t, e.app, 1)
 	defer func() { c.close() }()
-	e.victims(t, c, "warm-up", tag+"_warm") // the connection has served every target, and cached their statements
+	// The connection serves every target, and caches their statements, before the attack.
+	for _, s := range []string{a, b, "public"} {
+		wantSeed(t, c, s, "warm-up: "+s+"'s read")
+		if err := c.exec(ctxOf(s), "INSERT INTO notes (owner, note) VALUES ($1, $2)", s, "warm-up"); err != nil {
+			t.Fatalf("warm-up: %s's insert: %v", s, err)
+		}
+	}
 
 	ctxA := in(a)
 	var q attackQ = c
@@ -246,13 +268,7 @@ func (e *attackEnv) wantNotes(t *testing.T, when, tag string, writers []string) 
 		union = append(union, fmt.Sprintf("SELECT %s::text AS s, owner FROM %s.notes WHERE note = $1",
 			quoteLiteral(s), pgx.Identifier{s}.Sanitize()))
 	}
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, e.admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	rows, err := c.Query(ctx, strings.Join(union, " UNION ALL "), tag)
+	rows, err := e.adminConn(t).Query(context.Background(), strings.Join(union, " UNION ALL "), tag)
 	if err != nil {
 		t.Fatal(err)
 	}
