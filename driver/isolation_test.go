@@ -1,6 +1,7 @@
 package driver_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	sqldriver "database/sql/driver"
@@ -537,6 +538,11 @@ type isoRun struct {
 	// kill terminates a random backend of the database every 5 to 15 ms, for 15 seconds of load (5
 	// under the race detector or -short) rather than a number of operations.
 	kill bool
+	// killEvery, duration and cancelShare, when not zero, replace the kills' interval, the 15 (or 5)
+	// seconds of a run with kills, and the share of cancelled queries.
+	killEvery   time.Duration
+	duration    time.Duration
+	cancelShare float64
 	// strict runs the load in strict mode, as a login role of its own, with a role per tenant.
 	strict bool
 }
@@ -611,6 +617,12 @@ func runIsoLoad(t *testing.T, r isoRun) *isoLoad {
 	if r.kill {
 		total = math.MaxInt64
 	}
+	if r.duration > 0 {
+		duration = r.duration
+	}
+	if r.cancelShare > 0 {
+		cancelShare = r.cancelShare
+	}
 	l := &isoLoad{db: db, cancelShare: cancelShare, trim: !r.kill, killing: r.kill, total: total}
 	for i, s := range isoTenants {
 		l.targets = append(l.targets, isoTarget{idx: i, schema: s, owner: s})
@@ -639,7 +651,7 @@ func runIsoLoad(t *testing.T, r isoRun) *isoLoad {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			isoKill(kctx, t, pgtest.AdminDSN(t), pc.Config().Database, checker, &kills)
+			isoKill(kctx, t, pgtest.AdminDSN(t), pc.Config().Database, checker, r.killEvery, &kills)
 		}()
 		stopKiller = func() { kcancel(); <-done }
 	}
@@ -762,8 +774,8 @@ func (l *isoLoad) recovers(t *testing.T) {
 }
 
 // isoKill terminates a random client backend of database, other than checker, every 5 to 15 ms
-// until ctx ends, and counts the kills.
-func isoKill(ctx context.Context, t *testing.T, adminDSN, database string, checker int32, kills *atomic.Int64) {
+// (every, when not zero) until ctx ends, and counts the kills.
+func isoKill(ctx context.Context, t *testing.T, adminDSN, database string, checker int32, every time.Duration, kills *atomic.Int64) {
 	c, err := pgx.Connect(ctx, adminDSN)
 	if err != nil {
 		t.Errorf("killer: %v", err)
@@ -775,7 +787,7 @@ func isoKill(ctx context.Context, t *testing.T, adminDSN, database string, check
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Duration(5000+rng.IntN(10_000)) * time.Microsecond):
+		case <-time.After(cmp.Or(every, time.Duration(5000+rng.IntN(10_000))*time.Microsecond)):
 		}
 		var killed bool
 		err := c.QueryRow(ctx, `SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM (
