@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -50,15 +51,18 @@ type attackEnv struct {
 	app     string   // the DSN that the driver or the pool opens
 	tenants []string // tenant schema names, unique in the cluster (strict mode's roles are the cluster's)
 	login   string   // strict mode's login role
-	adminC  *pgx.Conn
+	adminMu sync.Mutex
+	adminC  *pgxpool.Pool
 }
 
 // adminConn returns a connection to the database as the admin, outside the driver, for checks;
 // it is closed when the test that made e ends.
-func (e *attackEnv) adminConn(t testing.TB) *pgx.Conn {
+func (e *attackEnv) adminConn(t testing.TB) *pgxpool.Pool {
 	t.Helper()
+	e.adminMu.Lock() // parallel subtests share it: a pool, made once
+	defer e.adminMu.Unlock()
 	if e.adminC == nil {
-		c, err := pgx.Connect(context.Background(), e.admin)
+		c, err := pgxpool.New(context.Background(), e.admin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +83,7 @@ func newAttackEnv(t testing.TB, m attackMode, n int, setup func(tenants []string
 	admin(t, e.admin, setup(e.tenants))
 	t.Cleanup(func() {
 		if e.adminC != nil {
-			e.adminC.Close(context.Background())
+			e.adminC.Close()
 		}
 	})
 	e.app = e.admin

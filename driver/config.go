@@ -32,10 +32,11 @@ const (
 
 // DefaultMaxTenantsPerConn is the MaxTenantsPerConn of a Config that leaves it zero. PostgreSQL
 // keeps, in each backend, the catalog entries of every table that backend has touched, and never
-// gives that memory back: about 130 kB for a tenant of 10 tables. A connection retired after 100
-// tenants holds its backend near 13 MB of such entries, plus the plans of its prepared statements,
-// however many tenants the pool serves.
-const DefaultMaxTenantsPerConn = 100
+// gives that memory back: about 130 kB for a tenant of 10 tables. A connection retired after 250
+// tenants holds its backend near 33 MB of such entries, plus the plans of its prepared statements,
+// however many tenants the pool serves, and a pool serving a few hundred tenants at random does
+// not churn its connections.
+const DefaultMaxTenantsPerConn = 250
 
 // PoolMode says how the server sessions behind the driver's connections are shared.
 type PoolMode string

@@ -73,28 +73,12 @@ func (c *conn) enter(ctx context.Context) (string, error) {
 	return schema, nil
 }
 
-// leave explains the error of an operation in schema (see stamps.explain), and empties pgx's
-// statement caches when SQL the operation ran deallocated the server's prepared statements.
+// leave explains the error of an operation in schema (see stamps.explain).
 func (c *conn) leave(schema string, err *error) {
 	if *err != nil {
 		*err = c.cn.stamps.explain(schema, c.st, *err)
 	}
-	if c.st.TakeDeallocated() {
-		forgetPrepared(c.pgx)
-	}
 }
-
-// forgetPrepared empties pgx's statement and description caches, and its map of prepared
-// statements, without a round trip: DeallocateAll does so, then sends "deallocate all", which
-// pgconn does not send with a context that has ended. The server has deallocated them already.
-func forgetPrepared(c *pgx.Conn) { _ = c.DeallocateAll(doneCtx) }
-
-// doneCtx is a context that has ended: pgconn sends nothing with it.
-var doneCtx = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
 
 // sqlFor returns the SQL to send for query in schema. pgx caches prepared statements and result
 // descriptions by SQL text, and a statement planned in one schema must not be reused in another

@@ -132,9 +132,9 @@
 // path, and the cache holds (statements x tenants per connection): raise statement_cache_capacity
 // (default 512) for many tenants per connection, or choose default_query_exec_mode=exec, which
 // caches nothing. A *sql.Stmt prepares nothing that outlives PrepareContext; each execution runs
-// through the cache in the schema of its own context, so one *sql.Stmt serves every tenant. SQL
-// that deallocates prepared statements (DEALLOCATE ALL) makes the driver empty pgx's caches
-// before the next operation.
+// through the cache in the schema of its own context, so one *sql.Stmt serves every tenant. A
+// statement of pgx's cache that SQL deallocated (DEALLOCATE ALL) is prepared again, in the same
+// flush and the tenant's path, before its next use.
 //
 // # Backend memory
 //

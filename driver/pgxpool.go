@@ -83,8 +83,8 @@ type PoolOptions struct {
 // fails the statement with "cached plan must not change result type" (SQLSTATE 0A000), and pgx
 // prepares it again for the next call. A description cached by QueryExecModeCacheDescribe would
 // decode another tenant's rows without that check, so ConfigurePool turns the description cache
-// off: use the statement cache (the default), exec or simple_protocol. SQL that deallocates
-// prepared statements (DEALLOCATE, DISCARD) makes the next acquisition empty pgx's caches.
+// off: use the statement cache (the default), exec or simple_protocol. A statement of pgx's
+// cache that SQL deallocated (DEALLOCATE) is prepared again, in the same flush, before its next use.
 func ConfigurePool(cfg *pgxpool.Config, opts PoolOptions) error {
 	if cfg == nil || cfg.ConnConfig == nil {
 		return errors.New("pgschemas: ConfigurePool: the config has no ConnConfig: make it with pgxpool.ParseConfig")
@@ -169,9 +169,6 @@ func (p *poolStamps) prepare(ctx context.Context, c *pgx.Conn) (bool, error) {
 		return true, &SchemaError{Err: ErrNoTenant}
 	}
 	sc := stampOf(c.PgConn())
-	if sc.TakeDeallocated() {
-		forgetPrepared(c)
-	}
 	set := p.stamps.set(schema)
 	first := !sc.HasServed(set.Schema())
 	if first && p.stamps.retire(sc) {

@@ -46,6 +46,12 @@ func loginRole(t testing.TB, dsn string) string {
 func tenantRoles(t testing.TB, dsn, login string, schemas ...string) {
 	t.Helper()
 	var b strings.Builder
+	// As the engine does: TEMP is PUBLIC's by default; tenant roles get none, the login role keeps it.
+	fmt.Fprintf(&b, `DO $$ BEGIN
+		EXECUTE format('REVOKE TEMPORARY ON DATABASE %%I FROM PUBLIC', current_database());
+		EXECUTE format('GRANT TEMPORARY ON DATABASE %%I TO %%I', current_database(), %s);
+	END $$;
+	`, quoteLiteral(login))
 	var roles []string
 	for _, s := range schemas {
 		role := driver.TenantRole(s)

@@ -45,22 +45,23 @@ type Conn struct {
 	wbuf    []byte // the output of a Write that adds stamps
 	sbuf    []byte // a stamp or a stamped Query, copied to wbuf at once
 	served  map[string]struct{}
+	parses  map[string]*parsed // pgx's named statements, to prepare again after a DEALLOCATE
 
 	mu     sync.Mutex
 	units  []unit // the responses the reader waits for, oldest first: units[uhead:]
 	uhead  int
 	setErr *pgconn.PgError // the error of the last set that failed, until taken
 
-	status      atomic.Uint32 // the transaction status of the last ReadyForQuery
-	stale       atomic.Bool   // the server may not hold the prepared set
-	deallocated atomic.Bool   // the server ran DEALLOCATE or DISCARD
+	status    atomic.Uint32 // the transaction status of the last ReadyForQuery
+	stale     atomic.Bool   // the server may not hold the prepared set
+	deallocs  atomic.Uint64 // how many DEALLOCATE or DISCARD commands the server ran
 
 	rd reader
 }
 
 // Wrap returns a Conn over nc that writes and reads as is until Arm.
 func Wrap(nc net.Conn, opts Options) *Conn {
-	c := &Conn{Conn: nc, opts: opts, reparse: reparse(opts.Strict), served: map[string]struct{}{}}
+	c := &Conn{Conn: nc, opts: opts, reparse: reparse(opts.Strict), served: map[string]struct{}{}, parses: map[string]*parsed{}}
 	c.rd.c = c
 	c.status.Store('I')
 	c.stale.Store(true)
@@ -118,9 +119,12 @@ func (c *Conn) TakeSetError() *pgconn.PgError {
 	return err
 }
 
-// TakeDeallocated reports, and forgets, whether the server ran DEALLOCATE or DISCARD since the
-// last call: statements that pgx prepared and cached may be gone.
-func (c *Conn) TakeDeallocated() bool { return c.deallocated.Swap(false) }
+// parsed is a Parse message of pgx's, kept while the statement is prepared, and the count of
+// DEALLOCATE or DISCARD commands when it was last sent.
+type parsed struct {
+	msg []byte
+	gen uint64
+}
 
 // RemoteAddr is the net.Conn's, but for Options.NoCancel (see NoCancelNetwork).
 func (c *Conn) RemoteAddr() net.Addr {

@@ -143,7 +143,7 @@ func (r *reader) message(typ byte, msg []byte, head *unit) {
 		tag := string(msg[5 : len(msg)-1])
 		if strings.HasPrefix(tag, "DEALLOCATE") || strings.HasPrefix(tag, "DISCARD") {
 			c.stale.Store(true)
-			c.deallocated.Store(true)
+			c.deallocs.Add(1)
 		}
 		if head != nil && head.kind == unitExecute {
 			c.pop()

@@ -159,16 +159,21 @@ func TestStampRunsEachStatementInItsSet(t *testing.T) {
 					t.Errorf("public.t: %d rows (%v), want 1: something leaked to public", pub, err)
 				}
 
-				// The server drops every prepared statement: the set is prepared again.
-				if _, err := c.Exec(ctx, "DEALLOCATE ALL"); err != nil {
+				// The server drops every prepared statement, pgx's cached ones and the set among
+				// them, inside a transaction: both are prepared again before their next use.
+				sc.SetTenant(setB)
+				tx, err = c.Begin(ctx)
+				if err != nil {
 					t.Fatal(err)
 				}
-				if sc.TakeDeallocated() {
-					c.DeallocateAll(ctx)
+				if _, err := tx.Exec(ctx, "DEALLOCATE ALL"); err != nil {
+					t.Fatal(err)
 				}
-				sc.SetTenant(setB)
 				if got := read(t, c); got != "b" {
 					t.Errorf("after DEALLOCATE ALL: read %q, want b", got)
+				}
+				if err := tx.Commit(ctx); err != nil {
+					t.Fatalf("commit after DEALLOCATE ALL: %v", err)
 				}
 
 				// A batch: each statement is stamped. (In the simple protocol, pgx sends a batch as one

@@ -1,7 +1,10 @@
 package stamp
 
 import (
+	"bytes"
 	"encoding/binary"
+
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // Write writes p, with a stamp before each statement. It returns len(p) when all of it, and the
@@ -44,11 +47,16 @@ func (c *Conn) Write(p []byte) (int, error) {
 			i += size
 			continue
 		case 'P', 'B', 'D', 'C':
+			if len(data)-i < size {
+				goto held // a name is read from it
+			}
+			msg := data[i : i+size]
 			if c.needSet && !c.off {
-				out = append(append(out, data[from:i]...), c.stamp()...)
+				out = append(append(out, data[from:i]...), c.stamp(msg)...)
 				from, changed = i, true
 			}
 			c.needSet = false
+			c.track(msg)
 		case 'E':
 			c.push(unit{kind: unitExecute})
 			c.needSet = true
@@ -83,20 +91,99 @@ held:
 	return len(p), nil
 }
 
-// stamp returns the stamp of a statement of the extended protocol, and queues its responses. In a
-// failed transaction it returns nothing: the server runs nothing but ROLLBACK there, and a set
-// would fail in its place.
-func (c *Conn) stamp() []byte {
+// stamp returns the stamp of a statement of the extended protocol, whose first message is first,
+// and queues its responses. In a failed transaction it returns nothing: the server runs nothing
+// but ROLLBACK there, and a set would fail in its place. When first binds or describes a statement
+// of pgx's that a DEALLOCATE or DISCARD dropped since it was prepared, the stamp prepares it
+// again, in the tenant's path: pgx's cache still holds it.
+func (c *Conn) stamp(first []byte) []byte {
 	if c.TxStatus() == 'E' {
 		return nil
 	}
 	reparse := c.opts.Reparse || c.stale.Swap(false)
-	c.push(unit{kind: unitStamp, reparse: reparse})
-	if !reparse {
+	again := c.droppedStatement(first)
+	if !reparse && again == nil {
+		c.push(unit{kind: unitStamp})
 		return c.cur.ext
 	}
-	c.sbuf = append(append(c.sbuf[:0], c.reparse...), c.cur.ext...)
+	c.push(unit{kind: unitStamp, reparse: reparse})
+	c.sbuf = c.sbuf[:0]
+	if reparse {
+		c.sbuf = append(c.sbuf, c.reparse...)
+	}
+	if again != nil {
+		c.sbuf = encode(c.sbuf, &pgproto3.Close{ObjectType: 'S', Name: again.name})
+		c.sbuf = append(c.sbuf, again.p.msg...)
+	}
+	c.sbuf = append(c.sbuf, c.cur.ext...)
 	return c.sbuf
+}
+
+// named is a statement of pgx's, by name.
+type named struct {
+	name string
+	p    *parsed
+}
+
+// droppedStatement returns the statement that msg (a Bind, or a Describe of a statement) names,
+// when the server may have dropped it since pgx prepared it, and records that it is prepared again.
+func (c *Conn) droppedStatement(msg []byte) *named {
+	gen := c.deallocs.Load()
+	if gen == 0 { // the common case: nothing was ever deallocated on the connection
+		return nil
+	}
+	var name []byte
+	switch msg[0] {
+	case 'B':
+		name = cstring(cstringRest(msg[5:]))
+	case 'D':
+		if len(msg) < 6 || msg[5] != 'S' {
+			return nil
+		}
+		name = cstring(msg[6:])
+	default:
+		return nil
+	}
+	p, ok := c.parses[string(name)]
+	if !ok || p.gen == gen {
+		return nil
+	}
+	p.gen = gen
+	return &named{string(name), p}
+}
+
+// track keeps pgx's Parse messages of named statements, and forgets those it closes.
+func (c *Conn) track(msg []byte) {
+	switch msg[0] {
+	case 'P':
+		if name := cstring(msg[5:]); len(name) > 0 {
+			if p, ok := c.parses[string(name)]; ok && bytes.Equal(p.msg, msg) {
+				p.gen = c.deallocs.Load() // the same statement again, after pgx's own deallocation
+				return
+			}
+			c.parses[string(name)] = &parsed{msg: append([]byte(nil), msg...), gen: c.deallocs.Load()}
+		}
+	case 'C':
+		if len(msg) > 6 && msg[5] == 'S' {
+			delete(c.parses, string(cstring(msg[6:])))
+		}
+	}
+}
+
+// cstring returns the NUL-terminated string at the start of b, without its NUL.
+func cstring(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return nil
+}
+
+// cstringRest returns what follows the NUL-terminated string at the start of b.
+func cstringRest(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[i+1:]
+	}
+	return nil
 }
 
 // stampQuery returns the Query message q with the stamp in front of its text, and queues the
