@@ -163,6 +163,8 @@ type unit struct {
 	tags    int  // unitStampQuery: the command tags still to drop
 	shift   int  // unitQuery: the bytes the stamp added before the caller's text
 	reparse bool // unitStamp: it prepared the set again
+	after   int  // unitStamp: completions (of a Close and a Parse) still to drop after its tag
+	tagged  bool // unitStamp: its tag was read
 }
 
 func (c *Conn) push(u unit) {

@@ -93,6 +93,11 @@ func (r *reader) process() {
 			r.pass(avail, size)
 		case head != nil && (head.kind == unitStamp || head.kind == unitStampQuery):
 			r.drop(avail, size)
+			if head.tagged && (typ == '1' || typ == '3') {
+				if head.after--; head.after == 0 {
+					c.pop() // the last completion of a statement the stamp prepared again
+				}
+			}
 		default:
 			if head != nil && head.kind == unitExecute && (typ == 'I' || typ == 's') {
 				c.pop() // EmptyQueryResponse, PortalSuspended: the end of an Execute
@@ -133,9 +138,12 @@ func (r *reader) message(typ byte, msg []byte, head *unit) {
 		}
 	case 'C':
 		if stamped {
-			if head.kind == unitStampQuery && head.tags > 1 {
+			switch {
+			case head.kind == unitStampQuery && head.tags > 1:
 				head.tags--
-			} else {
+			case head.kind == unitStamp && head.after > 0:
+				head.tagged = true // then the completions of what it prepares again
+			default:
 				c.pop()
 			}
 			return // the stamp's own tag

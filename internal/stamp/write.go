@@ -106,16 +106,18 @@ func (c *Conn) stamp(first []byte) []byte {
 		c.push(unit{kind: unitStamp})
 		return c.cur.ext
 	}
-	c.push(unit{kind: unitStamp, reparse: reparse})
+	u := unit{kind: unitStamp, reparse: reparse}
 	c.sbuf = c.sbuf[:0]
 	if reparse {
 		c.sbuf = append(c.sbuf, c.reparse...)
 	}
-	if again != nil {
+	c.sbuf = append(c.sbuf, c.cur.ext...)
+	if again != nil { // after the set, so that its Parse resolves names in the tenant's path
 		c.sbuf = encode(c.sbuf, &pgproto3.Close{ObjectType: 'S', Name: again.name})
 		c.sbuf = append(c.sbuf, again.p.msg...)
+		u.after = 2
 	}
-	c.sbuf = append(c.sbuf, c.cur.ext...)
+	c.push(u)
 	return c.sbuf
 }
 
