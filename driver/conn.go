@@ -211,13 +211,12 @@ func (c *conn) Ping(ctx context.Context) (err error) {
 
 // ResetSession discards a connection that served MaxTenantsPerConn schemas, or that is in doubt
 // (pgx stdlib's: closed, or left inside a transaction). pgx stdlib pings a connection idle for a
-// second: the ping runs without a tenant, so that a tenant dropped since does not cost the
-// connection.
+// second, in the schema of its last operation: when that schema was dropped since, the ping
+// fails, and the connection is discarded.
 func (c *conn) ResetSession(ctx context.Context) error {
 	if c.cn.stamps.retire(c.st) {
 		return sqldriver.ErrBadConn
 	}
-	c.st.SetTenant(c.cn.stamps.set(""))
 	return c.std.ResetSession(ctx)
 }
 

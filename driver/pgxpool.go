@@ -70,9 +70,9 @@ type PoolOptions struct {
 //
 // A schema dropped after a connection checked it fails each statement with the server's error,
 // a *pgconn.PgError with SQLSTATE 3F000 (`schema "acme" does not exist`), and the statement does
-// not run. A connection that served MaxTenantsPerConn schemas is destroyed when an acquisition
-// would make it serve one more (PrepareConn returns false, and the pool acquires another), so
-// that its backend's catalog cache stays bounded.
+// not run. A connection that has served MaxTenantsPerConn schemas is destroyed at its next
+// acquisition (PrepareConn returns false, and the pool acquires another), so that its backend's
+// catalog cache stays bounded.
 //
 // # Statement caches
 //
@@ -169,11 +169,11 @@ func (p *poolStamps) prepare(ctx context.Context, c *pgx.Conn) (bool, error) {
 		return true, &SchemaError{Err: ErrNoTenant}
 	}
 	sc := stampOf(c.PgConn())
-	set := p.stamps.set(schema)
-	first := !sc.HasServed(set.Schema())
-	if first && p.stamps.retire(sc) {
+	if p.stamps.retire(sc) {
 		return false, nil // served MaxTenantsPerConn schemas: the pool destroys it and acquires another
 	}
+	set := p.stamps.set(schema)
+	first := !sc.HasServed(set.Schema())
 	sc.SetTenant(set)
 	if first {
 		if ok, err := p.check(ctx, c, sc, schema, set); !ok || err != nil {
