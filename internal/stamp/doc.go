@@ -10,18 +10,23 @@
 //     SELECT pg_catalog.set_config('search_path', $1, true), $2::pg_catalog.regnamespace
 //     (with ", pg_catalog.set_config('role', $3, true)" in strict mode), preceded by a Close and a
 //     Parse of it when the server may not hold it;
-//   - it rewrites a simple-protocol Query so that its text starts with the same SELECT, with the
-//     values as literals; outside a transaction, the text first sets the session's own path to the
-//     empty path and commits that, so that a statement the text runs after a COMMIT or ROLLBACK of
-//     its own resolves no tenant's tables.
+//   - it rewrites a simple-protocol Query so that its text starts with SET LOCAL search_path (and
+//     SET LOCAL ROLE), which take no snapshot, so that BEGIN ISOLATION LEVEL and SET TRANSACTION
+//     still work after them; outside a transaction, the text first checks the schema and sets the
+//     session's own path to the empty path, in a transaction of its own that it commits, so that a
+//     statement the text runs after a COMMIT or ROLLBACK of its own resolves no tenant's tables
+//     (see Set);
+//   - before a Bind of a statement of pgx's that the server dropped since pgx prepared it
+//     (DEALLOCATE, DISCARD), it prepares it again, after the set, from the Parse it kept.
 //
 // Its reader removes the responses to what the writer added: the rows and command tags of the
 // set, and its Parse, Bind and Close completions. It keeps the server's own verdicts: an error of
 // the set (a missing schema: SQLSTATE 3F000; a role that cannot be set) goes to pgx as the
 // statement's error, since the server then runs nothing up to the Sync, and the Conn records it
-// (SetError) for the caller to explain. It reads the transaction status of each ReadyForQuery: in
-// a failed transaction, where the server runs nothing but ROLLBACK, nothing is added. A command tag
-// of DEALLOCATE or DISCARD makes the writer prepare the set again.
+// (TakeSetError) for the caller to explain. It reads the transaction status of each
+// ReadyForQuery: in a failed transaction, where the server runs nothing but ROLLBACK, nothing is
+// added. A command tag of DEALLOCATE or DISCARD makes the writer prepare the set, and pgx's
+// statements, again.
 //
 // Nothing here reads SQL text to decide anything: the server decides, with every statement, in the
 // transaction that runs it.
