@@ -80,7 +80,7 @@ func TestAttackRequireTenant(t *testing.T) {
 			t.Errorf("operations without a tenant sent %d statements: %q; want none", len(sent), sent)
 		}
 		var n int
-		if err := e.adminConn(t).QueryRow(context.Background(), "SELECT count(*) FROM public.notes WHERE note = 'no tenant'").Scan(&n); err != nil || n != 0 {
+		if err := e.adminPool.QueryRow(context.Background(), "SELECT count(*) FROM public.notes WHERE note = 'no tenant'").Scan(&n); err != nil || n != 0 {
 			t.Errorf("public.notes holds %d rows written without a tenant (%v), want 0", n, err)
 		}
 		wantSeed(t, c, a, "a tenant's read after the refusals")
