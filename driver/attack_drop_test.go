@@ -43,7 +43,7 @@ func TestAttackDroppedTenant(t *testing.T) {
 		var n int
 		for _, s := range []string{"public", b} {
 			q := "SELECT count(*) FROM " + pgx.Identifier{s, "notes"}.Sanitize() + " WHERE note = 'after the drop'"
-			if err := e.adminConn(t).QueryRow(context.Background(), q).Scan(&n); err != nil || n != 0 {
+			if err := e.adminPool.QueryRow(context.Background(), q).Scan(&n); err != nil || n != 0 {
 				t.Errorf("%s.notes holds %d rows of A's inserts after the drop (%v), want 0", s, n, err)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -51,24 +50,9 @@ type attackEnv struct {
 	app     string   // the DSN that the driver or the pool opens
 	tenants []string // tenant schema names, unique in the cluster (strict mode's roles are the cluster's)
 	login   string   // strict mode's login role
-	adminMu sync.Mutex
-	adminC  *pgxpool.Pool
-}
-
-// adminConn returns a connection to the database as the admin, outside the driver, for checks;
-// it is closed when the test that made e ends.
-func (e *attackEnv) adminConn(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	e.adminMu.Lock() // parallel subtests share it: a pool, made once
-	defer e.adminMu.Unlock()
-	if e.adminC == nil {
-		c, err := pgxpool.New(context.Background(), e.admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.adminC = c
-	}
-	return e.adminC
+	// adminPool reaches the database as the admin, outside the driver, for checks; parallel
+	// subtests share it.
+	adminPool *pgxpool.Pool
 }
 
 // newAttackEnv makes a database for m, runs the admin SQL that setup returns for the tenants'
@@ -81,11 +65,12 @@ func newAttackEnv(t testing.TB, m attackMode, n int, setup func(tenants []string
 		e.tenants = append(e.tenants, uniqueName(fmt.Sprintf("t%d_", i)))
 	}
 	admin(t, e.admin, setup(e.tenants))
-	t.Cleanup(func() {
-		if e.adminC != nil {
-			e.adminC.Close()
-		}
-	})
+	p, err := pgxpool.New(context.Background(), e.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	e.adminPool = p
 	e.app = e.admin
 	switch {
 	case m.strict:

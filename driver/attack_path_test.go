@@ -268,7 +268,7 @@ func (e *attackEnv) wantNotes(t *testing.T, when, tag string, writers []string) 
 		union = append(union, fmt.Sprintf("SELECT %s::text AS s, owner FROM %s.notes WHERE note = $1",
 			quoteLiteral(s), pgx.Identifier{s}.Sanitize()))
 	}
-	rows, err := e.adminConn(t).Query(context.Background(), strings.Join(union, " UNION ALL "), tag)
+	rows, err := e.adminPool.Query(context.Background(), strings.Join(union, " UNION ALL "), tag)
 	if err != nil {
 		t.Fatal(err)
 	}
