@@ -71,7 +71,7 @@ func Wrap(nc net.Conn, opts Options) *Conn {
 // Arm starts stamping, with the Set s. Call it once, when the connection is idle: after pgconn
 // connected, before anything else is sent.
 func (c *Conn) Arm(s *Set) {
-	c.SetTenant(s)
+	c.cur = s // not served: nothing ran for it yet
 	c.needSet = true
 	c.armed.Store(true)
 }
