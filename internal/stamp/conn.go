@@ -52,9 +52,9 @@ type Conn struct {
 	uhead  int
 	setErr *pgconn.PgError // the error of the last set that failed, until taken
 
-	status    atomic.Uint32 // the transaction status of the last ReadyForQuery
-	stale     atomic.Bool   // the server may not hold the prepared set
-	deallocs  atomic.Uint64 // how many DEALLOCATE or DISCARD commands the server ran
+	status   atomic.Uint32 // the transaction status of the last ReadyForQuery
+	stale    atomic.Bool   // the server may not hold the prepared set
+	deallocs atomic.Uint64 // how many DEALLOCATE or DISCARD commands the server ran
 
 	rd reader
 }
