@@ -192,8 +192,13 @@ func (w *walker) refuse(m protoreflect.Message, command, reason string, args ...
 	}
 }
 
-// location returns the node's location field, or -1.
+// location returns the location field of a node within a statement (a name, a call), or -1. A
+// statement's own location may point inside it (at PREPARE TRANSACTION's gid): it is located by its
+// first token instead.
 func location(m protoreflect.Message) int {
+	if strings.HasSuffix(string(m.Descriptor().Name()), "Stmt") {
+		return -1
+	}
 	fd := m.Descriptor().Fields().ByName("location")
 	if fd == nil || fd.Kind() != protoreflect.Int32Kind {
 		return -1
