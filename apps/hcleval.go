@@ -53,12 +53,18 @@ func (m *materializer) applyHCL(ctx context.Context, app string, files []File) (
 	if err != nil {
 		return nil, err
 	}
-	realm, err := drv.InspectRealm(ctx, &schema.InspectRealmOption{Schemas: []string{m.schema, "public"}})
+	realm, err := drv.InspectRealm(ctx, &schema.InspectRealmOption{Schemas: []string{m.schema, m.public}})
 	if err != nil {
-		return nil, fmt.Errorf("apps: inspect schema %q and public: %w", m.schema, err)
+		return nil, fmt.Errorf("apps: inspect schema %q and %s: %w", m.schema, m.public, err)
 	}
 	if err := decls.checkTaken(app, realm, m.schema); err != nil {
 		return nil, err
+	}
+	// The schema that stands for public is public to the apps' HCL (table.public.NAME), and its
+	// own name again in the SQL that creates the references.
+	stand, _ := realm.Schema(m.public)
+	if stand != nil {
+		stand.Name = "public"
 	}
 	if _, diags := parser.ParseHCL(contextHCL(realm, m.schema), contextFile); diags.HasErrors() {
 		return nil, fmt.Errorf("apps: generated HCL context: %w", diags)
@@ -66,6 +72,9 @@ func (m *materializer) applyHCL(ctx context.Context, app string, files []File) (
 	var r schema.Realm
 	if err := postgres.EvalHCL.Eval(parser, &r, nil); err != nil {
 		return nil, evalError(app, files, err)
+	}
+	if pub, ok := r.Schema("public"); ok {
+		pub.Name = m.public
 	}
 	return decls, m.createHCL(ctx, app, &r, decls)
 }

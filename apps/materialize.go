@@ -40,8 +40,31 @@ var schemaNameRE = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]{0,62}$`)
 //
 // Failures of the apps' statements are *Error values that locate the file and line and wrap the
 // server's *pgconn.PgError. Problems of several objects are joined with errors.Join.
+//
+// After each statement of an app's SQL it checks that tx is still inside its transaction (with
+// the TxStatus method of tx when it has one, else with a query): a statement that ended it stops
+// the run with an *Error at the statement that wraps ErrTransactionEnded.
 func Materialize(ctx context.Context, tx schema.ExecQuerier, schemaName string, extraSearchPath []string, list ...*App) error {
-	m := &materializer{tx: tx, schema: schemaName, extra: extraSearchPath, origins: map[string]origin{}}
+	return MaterializeWith(ctx, tx, schemaName, Options{ExtraSearchPath: extraSearchPath}, list...)
+}
+
+// Options tune MaterializeWith.
+type Options struct {
+	// Public is the schema that stands for public: the apps' references to public tables (an
+	// unqualified name, table.public.NAME in HCL) resolve there first, then in public. The engine
+	// materialises public's own apps into a scratch schema and names it here, so that the desired
+	// state of a tenant is computed without touching public. Empty means public itself.
+	Public string
+	// ExtraSearchPath are schemas searched after public.
+	ExtraSearchPath []string
+}
+
+// MaterializeWith is Materialize with options.
+func MaterializeWith(ctx context.Context, tx schema.ExecQuerier, schemaName string, opts Options, list ...*App) error {
+	m := &materializer{tx: tx, schema: schemaName, public: opts.Public, extra: opts.ExtraSearchPath, origins: map[string]origin{}}
+	if m.public == "" {
+		m.public = "public"
+	}
 	checked, err := m.checkArgs(list)
 	if err != nil {
 		return err
@@ -53,6 +76,8 @@ func Materialize(ctx context.Context, tx schema.ExecQuerier, schemaName string, 
 type materializer struct {
 	tx      schema.ExecQuerier
 	schema  string
+	public  string // the schema that stands for public
+	xid     string // the transaction's id, for inTx when tx has no TxStatus
 	extra   []string
 	drv     migrate.Driver    // Atlas' postgres driver on tx, opened on first use
 	objects map[string]object // the schema's objects after the last file
@@ -65,12 +90,12 @@ func (m *materializer) checkArgs(list []*App) ([]*App, error) {
 	switch {
 	case !schemaNameRE.MatchString(m.schema) || strings.HasPrefix(m.schema, "pg_"):
 		return nil, fmt.Errorf("apps: scratch schema name %q does not match %s", m.schema, schemaNameRE)
-	case m.schema == "public":
+	case m.schema == "public" || m.schema == m.public:
 		return nil, errors.New("apps: materialize into an empty scratch schema, not public: public is where apps' references resolve")
 	case len(list) == 0:
 		return nil, errors.New("apps: materialize needs at least one app")
 	}
-	for _, p := range m.extra {
+	for _, p := range append([]string{m.public}, m.extra...) {
 		if p == "" || strings.ContainsRune(p, 0) {
 			return nil, fmt.Errorf("apps: bad schema %q in the extra search path", p)
 		}
@@ -97,6 +122,9 @@ func (m *materializer) run(ctx context.Context, list []*App) error {
 	}
 	if err := m.checkTopLevel(ctx); err != nil {
 		return err
+	}
+	if err := queryRow(ctx, m.tx, `SELECT pg_catalog.pg_current_xact_id()::text`, nil, &m.xid); err != nil {
+		return fmt.Errorf("apps: read the transaction's id: %w", err)
 	}
 	if err := m.materializeAll(ctx, list); err != nil {
 		return err
@@ -180,13 +208,18 @@ func (m *materializer) record(ctx context.Context, from func(object) origin) err
 	return nil
 }
 
-// setPath sets the transaction's search_path to first, public, then the extra schemas.
+// setPath sets the transaction's search_path to first, the schema that stands for public, public,
+// then the extra schemas. It also sets standard_conforming_strings, so that the server reads string
+// literals as the parser that classified the apps' SQL did.
 func (m *materializer) setPath(ctx context.Context, first string) error {
-	path := []string{quoteIdent(first), "public"}
+	path := []string{quoteIdent(first), quoteIdent(m.public)}
+	if m.public != "public" {
+		path = append(path, "public")
+	}
 	for _, p := range m.extra {
 		path = append(path, quoteIdent(p))
 	}
-	if _, err := m.tx.ExecContext(ctx, "SET LOCAL search_path TO "+strings.Join(path, ", ")); err != nil {
+	if _, err := m.tx.ExecContext(ctx, "SET LOCAL search_path TO "+strings.Join(path, ", ")+"; SET LOCAL standard_conforming_strings = on"); err != nil {
 		return fmt.Errorf("apps: set the search_path: %w", err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package apps
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -50,6 +51,42 @@ func (m *materializer) execSQL(ctx context.Context, app string, f File) error {
 		if _, err := m.tx.ExecContext(ctx, s.Text); err != nil {
 			return &Error{App: app, File: f.Path, Line: errorLine(text, s, err), Err: err}
 		}
+		if err := m.inTx(ctx); err != nil {
+			return &Error{App: app, File: f.Path, Line: lineAt(text, s.Pos+firstToken(s.Text)), Err: err}
+		}
+	}
+	return nil
+}
+
+// ErrTransactionEnded is wrapped by the error of a statement after which the connection was no
+// longer inside the caller's transaction: it ended it (or the server saw a statement that the
+// parser did not), so that what ran before it may have been committed. Nothing runs after it.
+var ErrTransactionEnded = errors.New("the statement ended the engine's transaction")
+
+// TxStatuser is a transaction that reports its connection's transaction status, as pgconn's
+// TxStatus does from the server's last ReadyForQuery: 'T' in a transaction, 'E' in a failed one,
+// 'I' idle (outside any), 0 unknown.
+type TxStatuser interface {
+	TxStatus() byte
+}
+
+// inTx fails with ErrTransactionEnded unless the connection is still inside the transaction that
+// Materialize started in.
+func (m *materializer) inTx(ctx context.Context) error {
+	if s, ok := m.tx.(TxStatuser); ok {
+		if st := s.TxStatus(); st != 0 {
+			if st != 'T' {
+				return fmt.Errorf("%w: transaction status %q after it, want 'T'", ErrTransactionEnded, st)
+			}
+			return nil
+		}
+	}
+	var xid string
+	if err := queryRow(ctx, m.tx, `SELECT coalesce(pg_catalog.pg_current_xact_id_if_assigned()::text, '')`, nil, &xid); err != nil {
+		return fmt.Errorf("%w: %w", ErrTransactionEnded, err)
+	}
+	if xid != m.xid {
+		return fmt.Errorf("%w: the connection is in transaction %q after it, not in %s", ErrTransactionEnded, xid, m.xid)
 	}
 	return nil
 }
