@@ -303,11 +303,14 @@ func sharedRefusal(t Target, rep Result) Result {
 // in, is each other member's plan (Shared). So planning thousands of tenants costs a few
 // inspections, and the transaction never locks thousands of tables.
 func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, report *Report, states map[string]*desired, records map[string]record, opts ApplyOptions) error {
-	tx, err := e.db.BeginTx(ctx, nil)
+	tx, err := beginPgTx(ctx, e.db)
 	if err != nil {
 		return fmt.Errorf("schemaset: plan: %w", err)
 	}
-	defer tx.Rollback()
+	defer tx.close()
+	if err := tx.mark(ctx); err != nil {
+		return fmt.Errorf("schemaset: plan: %w", err)
+	}
 	failed := false
 	i := 0
 	for ; i < len(todo) && targets[todo[i]].Kind != KindDynamic; i++ {
@@ -362,13 +365,17 @@ func (e *Engine) emit(opts ApplyOptions, r Result) {
 // scope starts the transaction of one schema: a new one, or a savepoint of shared. end(true)
 // keeps the work under a savepoint and does nothing to an own transaction (the caller commits it);
 // end(false) undoes either.
-func (e *Engine) scope(ctx context.Context, shared *sql.Tx) (*sql.Tx, func(ok bool), error) {
+func (e *Engine) scope(ctx context.Context, shared *pgTx) (*pgTx, func(ok bool), error) {
 	if shared == nil {
-		tx, err := beginTx(ctx, e.db)
+		tx, err := beginPgTx(ctx, e.db)
 		if err != nil {
 			return nil, nil, err
 		}
-		return tx, func(bool) { _ = tx.Rollback() }, nil
+		if err := tx.mark(ctx); err != nil {
+			tx.close()
+			return nil, nil, err
+		}
+		return tx, func(bool) { tx.close() }, nil
 	}
 	if _, err := shared.ExecContext(ctx, "SAVEPOINT pgschemas_schema"); err != nil {
 		return nil, nil, err
@@ -423,7 +430,7 @@ func (e *Engine) records(ctx context.Context, targets []Target) (map[string]reco
 // With a shared transaction (a plan), the schema's work runs under a savepoint of it and stays
 // there when it succeeds, so that the plans of later schemas see it (a tenant's foreign key to a
 // public table that public's plan creates); the caller rolls the whole transaction back.
-func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *sql.Tx) Result {
+func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *pgTx) Result {
 	return e.work(ctx, t, states, records, opts, shared, nil)
 }
 
@@ -433,7 +440,7 @@ func (e *Engine) oneShared(ctx context.Context, t Target, states map[string]*des
 	return e.work(ctx, t, states, records, opts, nil, sp)
 }
 
-func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *sql.Tx, sp *sharedPlan) (res Result) {
+func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *pgTx, sp *sharedPlan) (res Result) {
 	start := time.Now()
 	res = Result{Target: t}
 	defer func() { res.Duration = time.Since(start) }()
@@ -448,7 +455,7 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 	}
 	ok := false
 	defer func() { end(ok) }()
-	if err := e.setLimits(ctx, tx); err != nil {
+	if err := e.setLimits(ctx, tx.Tx); err != nil {
 		return fail("", "", err)
 	}
 	rec := records[t.Schema]
@@ -458,10 +465,10 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		}
 		res.Created = true
 	}
-	if err := setLocal(ctx, tx, "search_path", e.searchPath(t.Schema)); err != nil {
+	if err := setLocal(ctx, tx.Tx, "search_path", e.searchPath(t.Schema)); err != nil {
 		return fail("", "", err)
 	}
-	steps, err := e.runSteps(ctx, tx, t, rec)
+	steps, err := e.runSteps(ctx, tx.Tx, tx.check, t, rec)
 	res.Steps = steps
 	if err != nil {
 		var se *stepError
@@ -470,11 +477,11 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		}
 		return fail("", "", err)
 	}
-	drv, err := openAtlas(tx)
+	drv, err := openAtlas(tx.Tx)
 	if err != nil {
 		return fail("", "", err)
 	}
-	live, err := e.inspect(ctx, tx, drv, t.Schema)
+	live, err := e.inspect(ctx, tx.Tx, drv, t.Schema)
 	if err != nil {
 		return fail("", "", err)
 	}
@@ -498,14 +505,14 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		res.Err = &TargetError{Target: t, Err: fmt.Errorf("%w: %v (allow them with --allow-destructive)", ErrDestructive, res.Destructive)}
 		return res
 	}
-	if err := e.execPlan(ctx, tx, plan); err != nil {
+	if err := e.execPlan(ctx, tx.Tx, plan); err != nil {
 		var pe *planError
 		if errors.As(err, &pe) {
 			return fail("", pe.stmt, pe.err)
 		}
 		return fail("", "", err)
 	}
-	if err := e.record(ctx, tx, t); err != nil {
+	if err := e.record(ctx, tx.Tx, t); err != nil {
 		return fail("", "", err)
 	}
 	changed := len(res.Statements) > 0 || len(res.Steps) > 0 || res.Created
