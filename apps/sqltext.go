@@ -47,12 +47,17 @@ func (m *materializer) execSQL(ctx context.Context, app string, f File) error {
 	if err := m.setPath(ctx, m.schema); err != nil {
 		return err
 	}
+	return m.execStmts(ctx, app, f.Path, text, stmts)
+}
+
+// execStmts runs the statements of a file, checking after each that the transaction is open.
+func (m *materializer) execStmts(ctx context.Context, app, file, text string, stmts []stmt) error {
 	for _, s := range stmts {
 		if _, err := m.tx.ExecContext(ctx, s.Text); err != nil {
-			return &Error{App: app, File: f.Path, Line: errorLine(text, s, err), Err: err}
+			return &Error{App: app, File: file, Line: errorLine(text, s, err), Err: err}
 		}
 		if err := m.inTx(ctx); err != nil {
-			return &Error{App: app, File: f.Path, Line: lineAt(text, s.Pos+firstToken(s.Text)), Err: err}
+			return &Error{App: app, File: file, Line: lineAt(text, s.Pos+firstToken(s.Text)), Err: err}
 		}
 	}
 	return nil

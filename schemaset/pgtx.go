@@ -69,6 +69,11 @@ func (t *pgTx) check(ctx context.Context) error {
 		}
 		return nil
 	}
+	return checkByID(ctx, t)
+}
+
+// checkByID is check by a query: the transaction's id must still be the one mark read.
+func checkByID(ctx context.Context, t *pgTx) error {
 	var xid string
 	if err := t.QueryRowContext(ctx, `SELECT coalesce(pg_catalog.pg_current_xact_id_if_assigned()::text, '')`).Scan(&xid); err != nil {
 		return fmt.Errorf("%w: %w", apps.ErrTransactionEnded, err)

@@ -73,6 +73,11 @@ func runStep(ctx context.Context, tx *sql.Tx, check func(context.Context) error,
 	if err != nil {
 		return err
 	}
+	return execChecked(ctx, tx, check, st, stmts, ran)
+}
+
+// execChecked runs a step's statements, checking the transaction after each (see runStep).
+func execChecked(ctx context.Context, tx *sql.Tx, check func(context.Context) error, st apps.Step, stmts []apps.Statement, ran []string) error {
 	for i, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s.Text); err != nil {
 			return st.Locate(s, err)
