@@ -102,7 +102,8 @@ func writeField(h hash.Hash, b []byte) {
 type Statement struct {
 	// Line is the 1-based line of the statement's first word in the step's file.
 	Line int
-	// Text is the statement's text, with the comments before it.
+	// Text is the statement's text, from its first word (a position the server reports in an
+	// error counts from there).
 	Text string
 	pos  int
 }
@@ -116,7 +117,7 @@ func (s Step) Statements() ([]Statement, error) {
 	}
 	out := make([]Statement, len(stmts))
 	for i, st := range stmts {
-		out[i] = Statement{Line: lineAt(s.SQL, st.Pos+firstToken(st.Text)), Text: st.Text, pos: st.Pos}
+		out[i] = Statement{Line: lineAt(s.SQL, st.Pos), Text: st.Text, pos: st.Pos}
 	}
 	return out, nil
 }
@@ -128,5 +129,5 @@ func (s Step) Locate(st Statement, err error) *Error {
 	if st.Text != "" {
 		line = errorLine(s.SQL, stmt{Pos: st.pos, Text: st.Text}, err)
 	}
-	return &Error{App: s.App, File: s.Path, Line: line, Err: err}
+	return &Error{App: s.App, File: s.Path, Line: line, Err: WithDetail(err)}
 }

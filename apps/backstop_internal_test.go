@@ -30,7 +30,7 @@ func TestBackstopStopsAfterAnEscape(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := "CREATE TABLE before_escape (id int);\nCOMMIT;\nCREATE TABLE after_escape (id int);\n"
-	stmts := []stmt{{Pos: 0, Text: text[:35]}, {Pos: 36, Text: text[36:43]}, {Pos: 44, Text: text[44:]}}
+	stmts := []stmt{{Pos: 0, Text: text[:35]}, {Pos: 37, Text: text[37:43]}, {Pos: 45, Text: text[45:]}}
 	err = m.execStmts(ctx, "x", "x/x.sql", text, stmts)
 	var e *Error
 	if !errors.Is(err, ErrTransactionEnded) || !errors.As(err, &e) || e.File != "x/x.sql" || e.Line != 2 {

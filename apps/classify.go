@@ -108,16 +108,18 @@ func statements(app, file, text string, step bool) ([]stmt, error) {
 		if raw.StmtLen > 0 {
 			end = start + int(raw.StmtLen)
 		}
-		s := stmt{Pos: start, Text: text[start:end]}
+		// The statement starts at its first token: a position the server reports counts from there.
+		ft := firstToken(text[start:end])
+		s := stmt{Pos: start + ft, Text: text[start+ft : end]}
 		if r := classify(raw.Stmt, step); r != nil {
 			if r.command == "" {
 				r.command = nodeKind(raw.Stmt)
 			}
-			at := r.at - start
-			if r.at < 0 || at < 0 || at > len(s.Text) {
-				at = firstToken(s.Text)
+			at := r.at
+			if at < s.Pos || at > end {
+				at = s.Pos
 			}
-			return nil, invalid(app, file, lineAt(text, start+at), "%s: %s (parsed as %s)", r.command, r.reason, r.node)
+			return nil, invalid(app, file, lineAt(text, at), "%s: %s (parsed as %s)", r.command, r.reason, r.node)
 		}
 		out = append(out, s)
 	}

@@ -13,6 +13,3 @@ var errNoParser = errors.New("this program was built without cgo (CGO_ENABLED=0)
 func statements(app, file, text string, _ bool) ([]stmt, error) {
 	return nil, invalid(app, file, 0, "%w", errNoParser)
 }
-
-// firstToken is not needed without statements.
-func firstToken(string) int { return 0 }

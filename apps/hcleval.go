@@ -149,7 +149,7 @@ func (m *materializer) createHCL(ctx context.Context, app string, r *schema.Real
 	for _, c := range plan.Changes {
 		if _, err := m.tx.ExecContext(ctx, c.Cmd, c.Args...); err != nil {
 			d := decls[changeKey(c.Source)]
-			return &Error{App: app, File: d.file, Line: d.line, Err: err}
+			return &Error{App: app, File: d.file, Line: d.line, Err: WithDetail(err)}
 		}
 	}
 	return nil

@@ -11,8 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// stmt is one statement of a file: its byte offset in the file and its text, which starts with the
-// white space and comments before it.
+// stmt is one statement of a file: its byte offset in the file and its text, from its first token.
 type stmt struct {
 	Pos  int
 	Text string
@@ -54,10 +53,10 @@ func (m *materializer) execSQL(ctx context.Context, app string, f File) error {
 func (m *materializer) execStmts(ctx context.Context, app, file, text string, stmts []stmt) error {
 	for _, s := range stmts {
 		if _, err := m.tx.ExecContext(ctx, s.Text); err != nil {
-			return &Error{App: app, File: file, Line: errorLine(text, s, err), Err: err}
+			return &Error{App: app, File: file, Line: errorLine(text, s, err), Err: WithDetail(err)}
 		}
 		if err := m.inTx(ctx); err != nil {
-			return &Error{App: app, File: file, Line: lineAt(text, s.Pos+firstToken(s.Text)), Err: err}
+			return &Error{App: app, File: file, Line: lineAt(text, s.Pos), Err: err}
 		}
 	}
 	return nil

@@ -12,6 +12,8 @@ import (
 	"ariga.io/atlas/sql/migrate"
 	"github.com/jackc/pgx/v5/pgtype"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/pgschemas/pgschemas/apps"
 )
 
 // Outcome is what happened to one schema in a run.
@@ -446,7 +448,7 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 	defer func() { res.Duration = time.Since(start) }()
 	fail := func(step, stmt string, err error) Result {
 		res.Outcome = OutcomeFailed
-		res.Err = &TargetError{Target: t, Step: step, Statement: stmt, Err: err}
+		res.Err = &TargetError{Target: t, Step: step, Statement: stmt, Err: apps.WithDetail(err)}
 		return res
 	}
 	tx, end, err := e.scope(ctx, shared)

@@ -82,7 +82,7 @@ func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 	err := e.replayScript(ctx, pre, sp.steps, b.String())
 	res.Duration = time.Since(start)
 	if err != nil {
-		te := &TargetError{Target: t, Err: err}
+		te := &TargetError{Target: t, Err: apps.WithDetail(err)}
 		var se *stepError
 		if errors.As(err, &se) {
 			te.Step, te.Err = se.step, se.err
