@@ -82,6 +82,8 @@ type materializer struct {
 	drv     migrate.Driver    // Atlas' postgres driver on tx, opened on first use
 	objects map[string]object // the schema's objects after the last file
 	origins map[string]origin // which app and file first created each object, by key
+	seen    map[string]bool   // the objects outside the schema found so far
+	outside []error           // the objects apps created outside the schema
 }
 
 // checkArgs rejects a bad schema name, search path or app before anything runs, and returns the
@@ -136,30 +138,36 @@ func (m *materializer) run(ctx context.Context, list []*App) error {
 }
 
 // materializeAll materialises the apps in order, and refuses the objects each created outside
-// the schema. It checks after each app, so that such an object is blamed on its app; what the
-// transaction had created before is left alone.
+// the schema. It checks after each file, so that such an object is blamed on its app and file;
+// what the transaction had created before is left alone.
 func (m *materializer) materializeAll(ctx context.Context, list []*App) error {
 	seen, err := outsideObjects(ctx, m.tx, m.schema)
 	if err != nil {
 		return err
 	}
-	var outside []error
+	m.seen = seen
 	for _, a := range list {
 		if err := m.materializeApp(ctx, a); err != nil {
 			return err
 		}
-		found, err := outsideObjects(ctx, m.tx, m.schema)
-		if err != nil {
-			return err
-		}
-		for _, o := range sortedKeys(found) {
-			if !seen[o] {
-				outside = append(outside, unmanaged(origin{app: a.Name}, "%s was created outside the app's schema; an app never names its schema", o))
-				seen[o] = true
-			}
+	}
+	return errors.Join(m.outside...)
+}
+
+// checkOutside records, as errors blamed on o, the objects created outside the schema since the
+// last check.
+func (m *materializer) checkOutside(ctx context.Context, o origin) error {
+	found, err := outsideObjects(ctx, m.tx, m.schema)
+	if err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(found) {
+		if !m.seen[k] {
+			m.outside = append(m.outside, unmanaged(o, "%s was created outside the app's schema; an app never names its schema", k))
+			m.seen[k] = true
 		}
 	}
-	return errors.Join(outside...)
+	return nil
 }
 
 // materializeApp creates one app's objects: its HCL files together, then its SQL files in order.
@@ -178,6 +186,13 @@ func (m *materializer) materializeApp(ctx context.Context, a *App) error {
 		if err := m.record(ctx, func(o object) origin { return decls.origin(a.Name, o) }); err != nil {
 			return err
 		}
+		o := origin{app: a.Name}
+		if len(hclFiles) == 1 {
+			o.file = hclFiles[0].Path
+		}
+		if err := m.checkOutside(ctx, o); err != nil {
+			return err
+		}
 	}
 	for _, f := range a.Files {
 		if f.Kind != KindSQL {
@@ -186,7 +201,11 @@ func (m *materializer) materializeApp(ctx context.Context, a *App) error {
 		if err := m.execSQL(ctx, a.Name, f); err != nil {
 			return err
 		}
-		if err := m.record(ctx, func(object) origin { return origin{app: a.Name, file: f.Path} }); err != nil {
+		o := origin{app: a.Name, file: f.Path}
+		if err := m.record(ctx, func(object) origin { return o }); err != nil {
+			return err
+		}
+		if err := m.checkOutside(ctx, o); err != nil {
 			return err
 		}
 	}

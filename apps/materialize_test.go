@@ -417,6 +417,10 @@ func TestMaterializeRefusesUnmanaged(t *testing.T) {
 			if !errors.As(err, &e) || e.App != "x" {
 				t.Errorf("error %v does not name app x", err)
 			}
+			// An object made outside the schema is blamed on its file too.
+			if strings.Contains(tc.msgPart, "created outside") && (e == nil || e.File != "x/x.sql") {
+				t.Errorf("error %v does not name file x/x.sql", err)
+			}
 			if !strings.Contains(err.Error(), tc.msgPart) {
 				t.Errorf("error %q does not say %q", err, tc.msgPart)
 			}
