@@ -147,9 +147,25 @@ func (m *materializer) createHCL(ctx context.Context, app string, r *schema.Real
 		return &Error{App: app, Err: fmt.Errorf("%w: Atlas cannot plan the app's HCL: %v", ErrInvalidApp, err)}
 	}
 	for _, c := range plan.Changes {
+		d := decls[changeKey(c.Source)]
+		// Atlas writes an HCL block's SQL expressions (a default, a check, an index's where) into
+		// its DDL as they are: the DDL is classified as SQL files are, and must be one statement.
+		stmts, err := statements(app, d.file, c.Cmd, false)
+		if err == nil && len(stmts) != 1 {
+			err = invalid(app, d.file, d.line, "the SQL of %s is %d statements, not one: an expression in it ends the statement", changeKey(c.Source), len(stmts))
+		}
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				e.Line = d.line
+			}
+			return err
+		}
 		if _, err := m.tx.ExecContext(ctx, c.Cmd, c.Args...); err != nil {
-			d := decls[changeKey(c.Source)]
 			return &Error{App: app, File: d.file, Line: d.line, Err: WithDetail(err)}
+		}
+		if err := m.inTx(ctx); err != nil {
+			return &Error{App: app, File: d.file, Line: d.line, Err: err}
 		}
 	}
 	return nil

@@ -218,6 +218,30 @@ func TestHostileCorpusChangesNothing(t *testing.T) {
 			t.Errorf("%s: Materialize ran it: %v", h.name, err)
 		}
 	}
+	// HCL whose SQL expressions would end Atlas' statement: refused when materialised, at the block.
+	for _, expr := range []string{
+		`check "c" {` + "\n" + `    expr = "true); COMMIT; SELECT (1"` + "\n  }",
+		`column "x" {` + "\n" + `    type    = int` + "\n" + `    default = sql("1); COMMIT/**/; CREATE TABLE public.escaped (id int")` + "\n  }",
+		`index "i" {` + "\n" + `    columns = [column.id]` + "\n" + `    where   = "true; END"` + "\n  }",
+	} {
+		hcl := "table \"t\" {\n  column \"id\" {\n    type = int\n  }\n  " + expr + "\n}\n"
+		app := &apps.App{Name: "x", Files: []apps.File{{Path: "x/t.hcl", Kind: apps.KindHCL, Data: []byte(hcl)}}}
+		err := func() error {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback() }()
+			if _, err := tx.Exec("CREATE SCHEMA pgschemas_scratch_test"); err != nil {
+				t.Fatal(err)
+			}
+			return apps.Materialize(ctx, tx, "pgschemas_scratch_test", nil, app)
+		}()
+		var e *apps.Error
+		if !errors.Is(err, apps.ErrInvalidApp) || !errors.As(err, &e) || e.File != "x/t.hcl" || e.Line != 1 {
+			t.Errorf("HCL %s: error = %v, want ErrInvalidApp at x/t.hcl:1", expr, err)
+		}
+	}
 	if after := catalogSnapshot(t, db); !slices.Equal(before, after) {
 		t.Errorf("the catalog changed:\n%s", diffLines(before, after))
 	}
