@@ -143,8 +143,10 @@ func (e *Engine) Apply(ctx context.Context, targets []Target, opts ApplyOptions)
 	return report, e.syncRoles(ctx, report, opts.Verify)
 }
 
-// Plan computes what Apply would do, running each schema's pending steps and changes in a
-// transaction that is rolled back, so that the plan accounts for steps such as renames. As Apply
+// Plan computes what Apply would do. It runs each schema's pending steps in a transaction that is
+// rolled back, so that the plan accounts for steps such as renames (each statement of a step
+// checked to leave that transaction open), then inspects and diffs the schema; it lists the
+// statements of the diff without running them, so it changes no schema. As Apply
 // does, it inspects one representative of the dynamic tenants recorded at one fingerprint and
 // gives the others its plan with their name put in (Result.Shared); Verify inspects each.
 func (e *Engine) Plan(ctx context.Context, targets []Target, opts ApplyOptions) (*Report, error) {
@@ -429,9 +431,10 @@ func (e *Engine) records(ctx context.Context, targets []Target) (map[string]reco
 
 // one brings one schema to its desired state in one transaction.
 //
-// With a shared transaction (a plan), the schema's work runs under a savepoint of it and stays
-// there when it succeeds, so that the plans of later schemas see it (a tenant's foreign key to a
-// public table that public's plan creates); the caller rolls the whole transaction back.
+// With a shared transaction (a plan), the schema's work (its creation when missing, and its
+// pending steps; a plan runs no statement of a diff) runs under a savepoint of it and stays there
+// when it succeeds, so that the steps of later schemas see it; the caller rolls the whole
+// transaction back.
 func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *pgTx) Result {
 	return e.work(ctx, t, states, records, opts, shared, nil)
 }
@@ -507,18 +510,11 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		res.Err = &TargetError{Target: t, Err: fmt.Errorf("%w: %v (allow them with --allow-destructive)", ErrDestructive, res.Destructive)}
 		return res
 	}
-	if err := e.execPlan(ctx, tx.Tx, plan); err != nil {
-		var pe *planError
-		if errors.As(err, &pe) {
-			return fail("", pe.stmt, pe.err)
-		}
-		return fail("", "", err)
-	}
-	if err := e.record(ctx, tx.Tx, t); err != nil {
-		return fail("", "", err)
-	}
 	changed := len(res.Statements) > 0 || len(res.Steps) > 0 || res.Created
 	if shared != nil {
+		// A plan lists the statements and does not run them: it never brings a schema (public's
+		// drops of tables no app declares, say) to its desired state, even in a transaction that
+		// is rolled back. The desired states come from scratch schemas (desiredStates).
 		// Keep the work of public, a static tenant or the reference, so that the plans of the
 		// schemas after it see it; undo a dynamic tenant's, which nothing depends on, so that its
 		// locks go with it (a plan of thousands of tenants would exhaust the lock table).
@@ -528,6 +524,16 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 			res.Outcome = OutcomePlanned
 		}
 		return res
+	}
+	if err := e.execPlan(ctx, tx.Tx, plan); err != nil {
+		var pe *planError
+		if errors.As(err, &pe) {
+			return fail("", pe.stmt, pe.err)
+		}
+		return fail("", "", err)
+	}
+	if err := e.record(ctx, tx.Tx, t); err != nil {
+		return fail("", "", err)
 	}
 	// Commit even when nothing changed, so that a stale record (found up to date by Verify) is renewed.
 	if err := tx.Commit(); err != nil {
