@@ -5,6 +5,7 @@ package apps
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -97,7 +98,10 @@ type refusal struct {
 // (step false) or a step may not run. Text that the parser refuses is refused with its message
 // and position, as the server would give them (SQLSTATE 42601), rather than sent: what it would
 // do cannot be told.
-func statements(app, file, text string, step bool) ([]stmt, error) {
+//
+// allowed are schemas the text may name besides public: the engine's own, for the SQL that Atlas
+// writes for an app's HCL, which qualifies names with the scratch schema.
+func statements(app, file, text string, step bool, allowed ...string) ([]stmt, error) {
 	tree, err := pg_query.Parse(text)
 	if err != nil {
 		return nil, parseError(app, file, text, err)
@@ -111,7 +115,7 @@ func statements(app, file, text string, step bool) ([]stmt, error) {
 		// The statement starts at its first token: a position the server reports counts from there.
 		ft := firstToken(text[start:end])
 		s := stmt{Pos: start + ft, Text: text[start+ft : end]}
-		if r := classify(raw.Stmt, step); r != nil {
+		if r := classify(raw.Stmt, step, allowed); r != nil {
 			if r.command == "" {
 				r.command = nodeKind(raw.Stmt)
 			}
@@ -151,16 +155,17 @@ func firstToken(text string) int {
 }
 
 // classify returns why the statement may not run in an app file (step false) or a step, or nil.
-func classify(n *pg_query.Node, step bool) *refusal {
-	w := walker{step: step}
+func classify(n *pg_query.Node, step bool, allowed []string) *refusal {
+	w := walker{step: step, allowed: allowed}
 	w.walk(n.ProtoReflect(), nil)
 	return w.found
 }
 
 // walker visits every node of a statement's tree and keeps the first refusal.
 type walker struct {
-	step  bool
-	found *refusal
+	step    bool
+	allowed []string // schemas that may be named besides namedSchemasOK
+	found   *refusal
 }
 
 // walk visits m and its descendants; path holds the names of the fields that lead to m.
@@ -319,9 +324,17 @@ func (w *walker) objects(m protoreflect.Message, kind pg_query.ObjectType, objs 
 		w.refuse(m, "", "an app never names a schema, and a schema's life is the engine's")
 		return
 	}
+	// The object of a column, or of a constraint, trigger, policy or rule, is named after its
+	// table: schema.table.name.
+	n := 2
+	switch kind {
+	case pg_query.ObjectType_OBJECT_COLUMN, pg_query.ObjectType_OBJECT_TABCONSTRAINT, pg_query.ObjectType_OBJECT_TRIGGER,
+		pg_query.ObjectType_OBJECT_POLICY, pg_query.ObjectType_OBJECT_RULE:
+		n = 3
+	}
 	for _, o := range objs {
 		if l := o.GetList(); l != nil {
-			w.qualified(m, l.Items, 2)
+			w.qualified(m, l.Items, n)
 		}
 	}
 }
@@ -340,7 +353,7 @@ func (w *walker) qualified(m protoreflect.Message, parts []*pg_query.Node, n int
 
 // schema checks a schema that a node names, with what it names there.
 func (w *walker) schema(m protoreflect.Message, schema, what string) {
-	if schema == "" || namedSchemasOK[schema] {
+	if schema == "" || namedSchemasOK[schema] || slices.Contains(w.allowed, schema) {
 		return
 	}
 	w.refuse(m, "", "%s.%s names schema %q: an app never names its own schema, and names no other than public", schema, what, schema)

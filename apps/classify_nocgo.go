@@ -10,6 +10,6 @@ import "errors"
 var errNoParser = errors.New("this program was built without cgo (CGO_ENABLED=0), so it has no SQL parser to check app SQL with; build it with cgo and a C compiler")
 
 // statements refuses any SQL: without the parser, what it would do cannot be told.
-func statements(app, file, text string, _ bool) ([]stmt, error) {
+func statements(app, file, text string, _ bool, _ ...string) ([]stmt, error) {
 	return nil, invalid(app, file, 0, "%w", errNoParser)
 }

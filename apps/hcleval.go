@@ -150,7 +150,7 @@ func (m *materializer) createHCL(ctx context.Context, app string, r *schema.Real
 		d := decls[changeKey(c.Source)]
 		// Atlas writes an HCL block's SQL expressions (a default, a check, an index's where) into
 		// its DDL as they are: the DDL is classified as SQL files are, and must be one statement.
-		stmts, err := statements(app, d.file, c.Cmd, false)
+		stmts, err := statements(app, d.file, c.Cmd, false, m.schema, m.public)
 		if err == nil && len(stmts) != 1 {
 			err = invalid(app, d.file, d.line, "the SQL of %s is %d statements, not one: an expression in it ends the statement", changeKey(c.Source), len(stmts))
 		}

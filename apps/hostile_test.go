@@ -99,7 +99,7 @@ var otherSchemas = []string{
 	"CREATE TABLE t (m acme.mood)", "SELECT 1::acme.mood", "CREATE TABLE t (id serial, x int DEFAULT nextval(pg_catalog.regclass('s')), y text COLLATE acme.c)",
 	"CREATE TABLE other_db.public.t (id int)", "CREATE TABLE pg_temp.t (id int)", "SELECT * FROM pg_toast.pg_toast_1",
 	"TRUNCATE acme.notes", "CREATE VIEW acme.v AS SELECT 1", "COMMENT ON TABLE acme.notes IS 'x'", "ALTER TABLE acme.notes RENAME TO gone",
-	"EXPLAIN ANALYZE DELETE FROM acme.notes", "SELECT acme.notes.id FROM acme.notes",
+	"EXPLAIN ANALYZE DELETE FROM acme.notes", "SELECT acme.notes.id FROM acme.notes", "COMMENT ON COLUMN acme.notes.body IS 'x'",
 }
 
 // corpus returns the hostile files and steps: every transaction statement in every spelling, in a
