@@ -97,3 +97,37 @@ func writeField(h hash.Hash, b []byte) {
 	h.Write(n[:])
 	h.Write(b)
 }
+
+// Statement is one statement of a step, as PostgreSQL's parser splits it.
+type Statement struct {
+	// Line is the 1-based line of the statement's first word in the step's file.
+	Line int
+	// Text is the statement's text, from its first word (a position the server reports in an
+	// error counts from there).
+	Text string
+	pos  int
+}
+
+// Statements splits the step's SQL into statements and checks them, as Load does: the engine
+// runs them one at a time and checks after each that its transaction is still open.
+func (s Step) Statements() ([]Statement, error) {
+	stmts, err := statements(s.App, s.Path, s.SQL, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Statement, len(stmts))
+	for i, st := range stmts {
+		out[i] = Statement{Line: lineAt(s.SQL, st.Pos), Text: st.Text, pos: st.Pos}
+	}
+	return out, nil
+}
+
+// Locate returns err, the failure of statement st of the step, as an *Error with the step's app,
+// file and line: the server's error position when it gives one, else the statement's line.
+func (s Step) Locate(st Statement, err error) *Error {
+	line := st.Line
+	if st.Text != "" {
+		line = errorLine(s.SQL, stmt{Pos: st.pos, Text: st.Text}, err)
+	}
+	return &Error{App: s.App, File: s.Path, Line: line, Err: WithDetail(err)}
+}

@@ -105,11 +105,27 @@
 // # SQL files
 //
 // SQL files hold plain DDL with unqualified names, run as written, statement by statement: the
-// search_path is the scratch schema, then public, then the extra schemas, so CREATE TABLE lands in
-// the scratch schema and REFERENCES plans (id) finds public.plans. A file may not control the
-// transaction (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...). A failed statement is an *Error with the
-// file and line (from the server's error position, else the line of the statement that names the
-// object the error quotes, else the statement's first line), wrapping the *pgconn.PgError.
+// search_path is the scratch schema, then public (or the schema that stands for it,
+// Options.Public), then the extra schemas, so CREATE TABLE lands in the scratch schema and
+// REFERENCES plans (id) finds public's plans. A failed statement is an *Error with the file and
+// line (from the server's error position, else the line of the statement that names the object
+// the error quotes, else the statement's first line), wrapping a *ServerError, which writes the
+// server's DETAIL and HINT and wraps the *pgconn.PgError.
+//
+// # What SQL files and steps may run
+//
+// Load splits every SQL file and step into statements with PostgreSQL's parser (pg_query_go) and
+// refuses, by the type of the parse tree's nodes and at the statement's line: transaction control
+// (BEGIN, COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION, COMMIT and
+// ROLLBACK PREPARED) and CALL; what belongs to the cluster, the database or the session (roles,
+// databases, tablespaces, ALTER SYSTEM, SET and RESET, LISTEN and NOTIFY, COPY, schemas,
+// extensions, temporary tables, prepared statements and cursors, and functions such as set_config
+// and the advisory locks); DO blocks in files (steps may run DO); and names of any schema but
+// public (pg_catalog and information_schema may be named for types and functions, and read in
+// FROM). Text that does not parse is refused with the parser's position. The engine runs each
+// statement on its own and checks after it that its transaction is still open (TxStatuser, else
+// the transaction's id): a statement that ended it gives an error that wraps ErrTransactionEnded.
+// Without cgo (CGO_ENABLED=0) there is no parser, and every SQL file and step is refused.
 //
 // # What the engine cannot manage
 //

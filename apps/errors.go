@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrUnmanaged is wrapped by the errors of Materialize for objects that the engine cannot manage:
@@ -66,3 +68,35 @@ func unmanaged(o origin, format string, args ...any) *Error {
 
 // origin is the app and file that declared an object.
 type origin struct{ app, file string }
+
+// ServerError is PostgreSQL's error of a statement, written with its DETAIL and HINT, which the
+// text of *pgconn.PgError leaves out (a duplicate key's value, say). Its fields are the
+// PgError's (Code, Detail, Hint, Position, ...), and errors.As still finds the *pgconn.PgError.
+type ServerError struct {
+	*pgconn.PgError
+}
+
+// Error returns the PgError's text, then "DETAIL: ..." and "HINT: ..." on lines of their own, as
+// psql writes them.
+func (e *ServerError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.PgError.Error())
+	if e.Detail != "" {
+		b.WriteString("\nDETAIL: " + e.Detail)
+	}
+	if e.Hint != "" {
+		b.WriteString("\nHINT: " + e.Hint)
+	}
+	return b.String()
+}
+
+// Unwrap returns the *pgconn.PgError.
+func (e *ServerError) Unwrap() error { return e.PgError }
+
+// WithDetail returns err as a *ServerError when it is a *pgconn.PgError, and err otherwise.
+func WithDetail(err error) error {
+	if pe, ok := err.(*pgconn.PgError); ok {
+		return &ServerError{PgError: pe}
+	}
+	return err
+}

@@ -53,12 +53,18 @@ func (m *materializer) applyHCL(ctx context.Context, app string, files []File) (
 	if err != nil {
 		return nil, err
 	}
-	realm, err := drv.InspectRealm(ctx, &schema.InspectRealmOption{Schemas: []string{m.schema, "public"}})
+	realm, err := drv.InspectRealm(ctx, &schema.InspectRealmOption{Schemas: []string{m.schema, m.public}})
 	if err != nil {
-		return nil, fmt.Errorf("apps: inspect schema %q and public: %w", m.schema, err)
+		return nil, fmt.Errorf("apps: inspect schema %q and %s: %w", m.schema, m.public, err)
 	}
 	if err := decls.checkTaken(app, realm, m.schema); err != nil {
 		return nil, err
+	}
+	// The schema that stands for public is public to the apps' HCL (table.public.NAME), and its
+	// own name again in the SQL that creates the references.
+	stand, _ := realm.Schema(m.public)
+	if stand != nil {
+		stand.Name = "public"
 	}
 	if _, diags := parser.ParseHCL(contextHCL(realm, m.schema), contextFile); diags.HasErrors() {
 		return nil, fmt.Errorf("apps: generated HCL context: %w", diags)
@@ -66,6 +72,9 @@ func (m *materializer) applyHCL(ctx context.Context, app string, files []File) (
 	var r schema.Realm
 	if err := postgres.EvalHCL.Eval(parser, &r, nil); err != nil {
 		return nil, evalError(app, files, err)
+	}
+	if pub, ok := r.Schema("public"); ok {
+		pub.Name = m.public
 	}
 	return decls, m.createHCL(ctx, app, &r, decls)
 }
@@ -138,8 +147,24 @@ func (m *materializer) createHCL(ctx context.Context, app string, r *schema.Real
 		return &Error{App: app, Err: fmt.Errorf("%w: Atlas cannot plan the app's HCL: %v", ErrInvalidApp, err)}
 	}
 	for _, c := range plan.Changes {
+		d := decls[changeKey(c.Source)]
+		// Atlas writes an HCL block's SQL expressions (a default, a check, an index's where) into
+		// its DDL as they are: the DDL is classified as SQL files are, and must be one statement.
+		stmts, err := statements(app, d.file, c.Cmd, false, m.schema, m.public)
+		if err == nil && len(stmts) != 1 {
+			err = invalid(app, d.file, d.line, "the SQL of %s is %d statements, not one: an expression in it ends the statement", changeKey(c.Source), len(stmts))
+		}
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				e.Line = d.line
+			}
+			return err
+		}
 		if _, err := m.tx.ExecContext(ctx, c.Cmd, c.Args...); err != nil {
-			d := decls[changeKey(c.Source)]
+			return &Error{App: app, File: d.file, Line: d.line, Err: WithDetail(err)}
+		}
+		if err := m.inTx(ctx); err != nil {
 			return &Error{App: app, File: d.file, Line: d.line, Err: err}
 		}
 	}

@@ -210,7 +210,7 @@ func checkFile(app string, f File) error {
 		_, err := parseHCL(app, f, nil)
 		return err
 	default:
-		_, err := statements(app, f.Path, string(f.Data))
+		_, err := statements(app, f.Path, string(f.Data), false)
 		return err
 	}
 }
@@ -223,6 +223,6 @@ func checkStep(app string, s Step) error {
 	case !stepNameRE.MatchString(s.Name):
 		return invalid(app, s.Path, 0, "step name %q does not match %s", s.Name, stepNameRE)
 	}
-	_, err := statements(app, s.Path, s.SQL)
+	_, err := statements(app, s.Path, s.SQL, true)
 	return err
 }

@@ -40,8 +40,31 @@ var schemaNameRE = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]{0,62}$`)
 //
 // Failures of the apps' statements are *Error values that locate the file and line and wrap the
 // server's *pgconn.PgError. Problems of several objects are joined with errors.Join.
+//
+// After each statement of an app's SQL it checks that tx is still inside its transaction (with
+// the TxStatus method of tx when it has one, else with a query): a statement that ended it stops
+// the run with an *Error at the statement that wraps ErrTransactionEnded.
 func Materialize(ctx context.Context, tx schema.ExecQuerier, schemaName string, extraSearchPath []string, list ...*App) error {
-	m := &materializer{tx: tx, schema: schemaName, extra: extraSearchPath, origins: map[string]origin{}}
+	return MaterializeWith(ctx, tx, schemaName, Options{ExtraSearchPath: extraSearchPath}, list...)
+}
+
+// Options tune MaterializeWith.
+type Options struct {
+	// Public is the schema that stands for public: the apps' references to public tables (an
+	// unqualified name, table.public.NAME in HCL) resolve there first, then in public. The engine
+	// materialises public's own apps into a scratch schema and names it here, so that the desired
+	// state of a tenant is computed without touching public. Empty means public itself.
+	Public string
+	// ExtraSearchPath are schemas searched after public.
+	ExtraSearchPath []string
+}
+
+// MaterializeWith is Materialize with options.
+func MaterializeWith(ctx context.Context, tx schema.ExecQuerier, schemaName string, opts Options, list ...*App) error {
+	m := &materializer{tx: tx, schema: schemaName, public: opts.Public, extra: opts.ExtraSearchPath, origins: map[string]origin{}}
+	if m.public == "" {
+		m.public = "public"
+	}
 	checked, err := m.checkArgs(list)
 	if err != nil {
 		return err
@@ -53,10 +76,14 @@ func Materialize(ctx context.Context, tx schema.ExecQuerier, schemaName string, 
 type materializer struct {
 	tx      schema.ExecQuerier
 	schema  string
+	public  string // the schema that stands for public
+	xid     string // the transaction's id, for inTx when tx has no TxStatus
 	extra   []string
 	drv     migrate.Driver    // Atlas' postgres driver on tx, opened on first use
 	objects map[string]object // the schema's objects after the last file
 	origins map[string]origin // which app and file first created each object, by key
+	seen    map[string]bool   // the objects outside the schema found so far
+	outside []error           // the objects apps created outside the schema
 }
 
 // checkArgs rejects a bad schema name, search path or app before anything runs, and returns the
@@ -65,12 +92,12 @@ func (m *materializer) checkArgs(list []*App) ([]*App, error) {
 	switch {
 	case !schemaNameRE.MatchString(m.schema) || strings.HasPrefix(m.schema, "pg_"):
 		return nil, fmt.Errorf("apps: scratch schema name %q does not match %s", m.schema, schemaNameRE)
-	case m.schema == "public":
+	case m.schema == "public" || m.schema == m.public:
 		return nil, errors.New("apps: materialize into an empty scratch schema, not public: public is where apps' references resolve")
 	case len(list) == 0:
 		return nil, errors.New("apps: materialize needs at least one app")
 	}
-	for _, p := range m.extra {
+	for _, p := range append([]string{m.public}, m.extra...) {
 		if p == "" || strings.ContainsRune(p, 0) {
 			return nil, fmt.Errorf("apps: bad schema %q in the extra search path", p)
 		}
@@ -98,6 +125,9 @@ func (m *materializer) run(ctx context.Context, list []*App) error {
 	if err := m.checkTopLevel(ctx); err != nil {
 		return err
 	}
+	if err := queryRow(ctx, m.tx, `SELECT pg_catalog.pg_current_xact_id()::text`, nil, &m.xid); err != nil {
+		return fmt.Errorf("apps: read the transaction's id: %w", err)
+	}
 	if err := m.materializeAll(ctx, list); err != nil {
 		return err
 	}
@@ -108,30 +138,36 @@ func (m *materializer) run(ctx context.Context, list []*App) error {
 }
 
 // materializeAll materialises the apps in order, and refuses the objects each created outside
-// the schema. It checks after each app, so that such an object is blamed on its app; what the
-// transaction had created before is left alone.
+// the schema. It checks after each file, so that such an object is blamed on its app and file;
+// what the transaction had created before is left alone.
 func (m *materializer) materializeAll(ctx context.Context, list []*App) error {
 	seen, err := outsideObjects(ctx, m.tx, m.schema)
 	if err != nil {
 		return err
 	}
-	var outside []error
+	m.seen = seen
 	for _, a := range list {
 		if err := m.materializeApp(ctx, a); err != nil {
 			return err
 		}
-		found, err := outsideObjects(ctx, m.tx, m.schema)
-		if err != nil {
-			return err
-		}
-		for _, o := range sortedKeys(found) {
-			if !seen[o] {
-				outside = append(outside, unmanaged(origin{app: a.Name}, "%s was created outside the app's schema; an app never names its schema", o))
-				seen[o] = true
-			}
+	}
+	return errors.Join(m.outside...)
+}
+
+// checkOutside records, as errors blamed on o, the objects created outside the schema since the
+// last check.
+func (m *materializer) checkOutside(ctx context.Context, o origin) error {
+	found, err := outsideObjects(ctx, m.tx, m.schema)
+	if err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(found) {
+		if !m.seen[k] {
+			m.outside = append(m.outside, unmanaged(o, "%s was created outside the app's schema; an app never names its schema", k))
+			m.seen[k] = true
 		}
 	}
-	return errors.Join(outside...)
+	return nil
 }
 
 // materializeApp creates one app's objects: its HCL files together, then its SQL files in order.
@@ -150,6 +186,13 @@ func (m *materializer) materializeApp(ctx context.Context, a *App) error {
 		if err := m.record(ctx, func(o object) origin { return decls.origin(a.Name, o) }); err != nil {
 			return err
 		}
+		o := origin{app: a.Name}
+		if len(hclFiles) == 1 {
+			o.file = hclFiles[0].Path
+		}
+		if err := m.checkOutside(ctx, o); err != nil {
+			return err
+		}
 	}
 	for _, f := range a.Files {
 		if f.Kind != KindSQL {
@@ -158,7 +201,11 @@ func (m *materializer) materializeApp(ctx context.Context, a *App) error {
 		if err := m.execSQL(ctx, a.Name, f); err != nil {
 			return err
 		}
-		if err := m.record(ctx, func(object) origin { return origin{app: a.Name, file: f.Path} }); err != nil {
+		o := origin{app: a.Name, file: f.Path}
+		if err := m.record(ctx, func(object) origin { return o }); err != nil {
+			return err
+		}
+		if err := m.checkOutside(ctx, o); err != nil {
 			return err
 		}
 	}
@@ -180,13 +227,18 @@ func (m *materializer) record(ctx context.Context, from func(object) origin) err
 	return nil
 }
 
-// setPath sets the transaction's search_path to first, public, then the extra schemas.
+// setPath sets the transaction's search_path to first, the schema that stands for public, public,
+// then the extra schemas. It also sets standard_conforming_strings, so that the server reads string
+// literals as the parser that classified the apps' SQL did.
 func (m *materializer) setPath(ctx context.Context, first string) error {
-	path := []string{quoteIdent(first), "public"}
+	path := []string{quoteIdent(first), quoteIdent(m.public)}
+	if m.public != "public" {
+		path = append(path, "public")
+	}
 	for _, p := range m.extra {
 		path = append(path, quoteIdent(p))
 	}
-	if _, err := m.tx.ExecContext(ctx, "SET LOCAL search_path TO "+strings.Join(path, ", ")); err != nil {
+	if _, err := m.tx.ExecContext(ctx, "SET LOCAL search_path TO "+strings.Join(path, ", ")+"; SET LOCAL standard_conforming_strings = on"); err != nil {
 		return fmt.Errorf("apps: set the search_path: %w", err)
 	}
 	return nil

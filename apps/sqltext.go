@@ -8,51 +8,13 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"ariga.io/atlas/sql/migrate"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// scannerOptions split PostgreSQL text into statements, as Atlas' postgres driver does (dollar
-// quotes, BEGIN ATOMIC bodies, escape strings). A migrate.Scanner keeps state while it scans, so
-// each call makes its own: engines materialise apps concurrently.
-var scannerOptions = migrate.ScannerOptions{
-	MatchBegin:       true,
-	MatchBeginAtomic: true,
-	MatchDollarQuote: true,
-	EscapedStringExt: true,
-}
-
-// txControl lists the first words of statements that would end or split the caller's
-// transaction. Materialize runs inside a transaction that is always rolled back; a COMMIT in an
-// app would make its scratch objects permanent.
-var txControl = map[string]bool{
-	"BEGIN": true, "START": true, "COMMIT": true, "END": true, "ROLLBACK": true, "ABORT": true,
-	"SAVEPOINT": true, "RELEASE": true, "PREPARE": true,
-}
-
-// statements splits text into statements and rejects transaction control. Text that does not
-// split (an unclosed quote, say) is rejected too, rather than sent whole: the transaction-control
-// check needs the statements.
-func statements(app, file, text string) ([]*migrate.Stmt, error) {
-	stmts, err := (&migrate.Scanner{ScannerOptions: scannerOptions}).Scan(text)
-	if err != nil {
-		var line, col int
-		// The scanner's errors start with "line:column: ".
-		_, _ = fmt.Sscanf(err.Error(), "%d:%d:", &line, &col)
-		return nil, invalid(app, file, line, "cannot split the SQL into statements: %v", err)
-	}
-	for _, s := range stmts {
-		word, _, _ := strings.Cut(strings.TrimSpace(s.Text), " ")
-		word = strings.ToUpper(strings.TrimRight(word, ";\n\t\r"))
-		// PREPARE name AS ... is a prepared statement; only PREPARE TRANSACTION controls the transaction.
-		if word == "PREPARE" && !strings.Contains(strings.ToUpper(s.Text), "TRANSACTION") {
-			continue
-		}
-		if txControl[word] {
-			return nil, invalid(app, file, lineAt(text, s.Pos), "%s: the engine owns the transaction; an app may not control it", word)
-		}
-	}
-	return stmts, nil
+// stmt is one statement of a file: its byte offset in the file and its text, from its first token.
+type stmt struct {
+	Pos  int
+	Text string
 }
 
 // lineAt returns the 1-based line of the byte offset off in text.
@@ -77,17 +39,58 @@ func charOffset(text string, pos int) int {
 // file changed it.
 func (m *materializer) execSQL(ctx context.Context, app string, f File) error {
 	text := string(f.Data)
-	stmts, err := statements(app, f.Path, text)
+	stmts, err := statements(app, f.Path, text, false)
 	if err != nil {
 		return err
 	}
 	if err := m.setPath(ctx, m.schema); err != nil {
 		return err
 	}
+	return m.execStmts(ctx, app, f.Path, text, stmts)
+}
+
+// execStmts runs the statements of a file, checking after each that the transaction is open.
+func (m *materializer) execStmts(ctx context.Context, app, file, text string, stmts []stmt) error {
 	for _, s := range stmts {
 		if _, err := m.tx.ExecContext(ctx, s.Text); err != nil {
-			return &Error{App: app, File: f.Path, Line: errorLine(text, s, err), Err: err}
+			return &Error{App: app, File: file, Line: errorLine(text, s, err), Err: WithDetail(err)}
 		}
+		if err := m.inTx(ctx); err != nil {
+			return &Error{App: app, File: file, Line: lineAt(text, s.Pos), Err: err}
+		}
+	}
+	return nil
+}
+
+// ErrTransactionEnded is wrapped by the error of a statement after which the connection was no
+// longer inside the caller's transaction: it ended it (or the server saw a statement that the
+// parser did not), so that what ran before it may have been committed. Nothing runs after it.
+var ErrTransactionEnded = errors.New("the statement ended the engine's transaction")
+
+// TxStatuser is a transaction that reports its connection's transaction status, as pgconn's
+// TxStatus does from the server's last ReadyForQuery: 'T' in a transaction, 'E' in a failed one,
+// 'I' idle (outside any), 0 unknown.
+type TxStatuser interface {
+	TxStatus() byte
+}
+
+// inTx fails with ErrTransactionEnded unless the connection is still inside the transaction that
+// Materialize started in.
+func (m *materializer) inTx(ctx context.Context) error {
+	if s, ok := m.tx.(TxStatuser); ok {
+		if st := s.TxStatus(); st != 0 {
+			if st != 'T' {
+				return fmt.Errorf("%w: transaction status %q after it, want 'T'", ErrTransactionEnded, st)
+			}
+			return nil
+		}
+	}
+	var xid string
+	if err := queryRow(ctx, m.tx, `SELECT coalesce(pg_catalog.pg_current_xact_id_if_assigned()::text, '')`, nil, &xid); err != nil {
+		return fmt.Errorf("%w: %w", ErrTransactionEnded, err)
+	}
+	if xid != m.xid {
+		return fmt.Errorf("%w: the connection is in transaction %q after it, not in %s", ErrTransactionEnded, xid, m.xid)
 	}
 	return nil
 }
@@ -96,7 +99,7 @@ func (m *materializer) execSQL(ctx context.Context, app string, f File) error {
 // position when it reports one; else the first line of the statement that names the object the
 // message quotes (PostgreSQL gives no position for `relation "userz" does not exist` in a
 // REFERENCES clause); else the statement's first line.
-func errorLine(text string, s *migrate.Stmt, err error) int {
+func errorLine(text string, s stmt, err error) int {
 	start := s.Pos
 	// Make sure start is where the statement's text is in the file.
 	if i := strings.Index(text[min(start, len(text)):], s.Text); i >= 0 {

@@ -12,6 +12,8 @@ import (
 	"ariga.io/atlas/sql/migrate"
 	"github.com/jackc/pgx/v5/pgtype"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/pgschemas/pgschemas/apps"
 )
 
 // Outcome is what happened to one schema in a run.
@@ -141,8 +143,10 @@ func (e *Engine) Apply(ctx context.Context, targets []Target, opts ApplyOptions)
 	return report, e.syncRoles(ctx, report, opts.Verify)
 }
 
-// Plan computes what Apply would do, running each schema's pending steps and changes in a
-// transaction that is rolled back, so that the plan accounts for steps such as renames. As Apply
+// Plan computes what Apply would do. It runs each schema's pending steps in a transaction that is
+// rolled back, so that the plan accounts for steps such as renames (each statement of a step
+// checked to leave that transaction open), then inspects and diffs the schema; it lists the
+// statements of the diff without running them, so it changes no schema. As Apply
 // does, it inspects one representative of the dynamic tenants recorded at one fingerprint and
 // gives the others its plan with their name put in (Result.Shared); Verify inspects each.
 func (e *Engine) Plan(ctx context.Context, targets []Target, opts ApplyOptions) (*Report, error) {
@@ -303,11 +307,14 @@ func sharedRefusal(t Target, rep Result) Result {
 // in, is each other member's plan (Shared). So planning thousands of tenants costs a few
 // inspections, and the transaction never locks thousands of tables.
 func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, report *Report, states map[string]*desired, records map[string]record, opts ApplyOptions) error {
-	tx, err := e.db.BeginTx(ctx, nil)
+	tx, err := beginPgTx(ctx, e.db)
 	if err != nil {
 		return fmt.Errorf("schemaset: plan: %w", err)
 	}
-	defer tx.Rollback()
+	defer tx.close()
+	if err := tx.mark(ctx); err != nil {
+		return fmt.Errorf("schemaset: plan: %w", err)
+	}
 	failed := false
 	i := 0
 	for ; i < len(todo) && targets[todo[i]].Kind != KindDynamic; i++ {
@@ -362,13 +369,17 @@ func (e *Engine) emit(opts ApplyOptions, r Result) {
 // scope starts the transaction of one schema: a new one, or a savepoint of shared. end(true)
 // keeps the work under a savepoint and does nothing to an own transaction (the caller commits it);
 // end(false) undoes either.
-func (e *Engine) scope(ctx context.Context, shared *sql.Tx) (*sql.Tx, func(ok bool), error) {
+func (e *Engine) scope(ctx context.Context, shared *pgTx) (*pgTx, func(ok bool), error) {
 	if shared == nil {
-		tx, err := beginTx(ctx, e.db)
+		tx, err := beginPgTx(ctx, e.db)
 		if err != nil {
 			return nil, nil, err
 		}
-		return tx, func(bool) { _ = tx.Rollback() }, nil
+		if err := tx.mark(ctx); err != nil {
+			tx.close()
+			return nil, nil, err
+		}
+		return tx, func(bool) { tx.close() }, nil
 	}
 	if _, err := shared.ExecContext(ctx, "SAVEPOINT pgschemas_schema"); err != nil {
 		return nil, nil, err
@@ -420,10 +431,11 @@ func (e *Engine) records(ctx context.Context, targets []Target) (map[string]reco
 
 // one brings one schema to its desired state in one transaction.
 //
-// With a shared transaction (a plan), the schema's work runs under a savepoint of it and stays
-// there when it succeeds, so that the plans of later schemas see it (a tenant's foreign key to a
-// public table that public's plan creates); the caller rolls the whole transaction back.
-func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *sql.Tx) Result {
+// With a shared transaction (a plan), the schema's work (its creation when missing, and its
+// pending steps; a plan runs no statement of a diff) runs under a savepoint of it and stays there
+// when it succeeds, so that the steps of later schemas see it; the caller rolls the whole
+// transaction back.
+func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *pgTx) Result {
 	return e.work(ctx, t, states, records, opts, shared, nil)
 }
 
@@ -433,13 +445,13 @@ func (e *Engine) oneShared(ctx context.Context, t Target, states map[string]*des
 	return e.work(ctx, t, states, records, opts, nil, sp)
 }
 
-func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *sql.Tx, sp *sharedPlan) (res Result) {
+func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *pgTx, sp *sharedPlan) (res Result) {
 	start := time.Now()
 	res = Result{Target: t}
 	defer func() { res.Duration = time.Since(start) }()
 	fail := func(step, stmt string, err error) Result {
 		res.Outcome = OutcomeFailed
-		res.Err = &TargetError{Target: t, Step: step, Statement: stmt, Err: err}
+		res.Err = &TargetError{Target: t, Step: step, Statement: stmt, Err: apps.WithDetail(err)}
 		return res
 	}
 	tx, end, err := e.scope(ctx, shared)
@@ -448,7 +460,7 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 	}
 	ok := false
 	defer func() { end(ok) }()
-	if err := e.setLimits(ctx, tx); err != nil {
+	if err := e.setLimits(ctx, tx.Tx); err != nil {
 		return fail("", "", err)
 	}
 	rec := records[t.Schema]
@@ -458,10 +470,10 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		}
 		res.Created = true
 	}
-	if err := setLocal(ctx, tx, "search_path", e.searchPath(t.Schema)); err != nil {
+	if err := setLocal(ctx, tx.Tx, "search_path", e.searchPath(t.Schema)); err != nil {
 		return fail("", "", err)
 	}
-	steps, err := e.runSteps(ctx, tx, t, rec)
+	steps, err := e.runSteps(ctx, tx.Tx, tx.check, t, rec)
 	res.Steps = steps
 	if err != nil {
 		var se *stepError
@@ -470,11 +482,11 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		}
 		return fail("", "", err)
 	}
-	drv, err := openAtlas(tx)
+	drv, err := openAtlas(tx.Tx)
 	if err != nil {
 		return fail("", "", err)
 	}
-	live, err := e.inspect(ctx, tx, drv, t.Schema)
+	live, err := e.inspect(ctx, tx.Tx, drv, t.Schema)
 	if err != nil {
 		return fail("", "", err)
 	}
@@ -498,18 +510,11 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		res.Err = &TargetError{Target: t, Err: fmt.Errorf("%w: %v (allow them with --allow-destructive)", ErrDestructive, res.Destructive)}
 		return res
 	}
-	if err := e.execPlan(ctx, tx, plan); err != nil {
-		var pe *planError
-		if errors.As(err, &pe) {
-			return fail("", pe.stmt, pe.err)
-		}
-		return fail("", "", err)
-	}
-	if err := e.record(ctx, tx, t); err != nil {
-		return fail("", "", err)
-	}
 	changed := len(res.Statements) > 0 || len(res.Steps) > 0 || res.Created
 	if shared != nil {
+		// A plan lists the statements and does not run them: it never brings a schema (public's
+		// drops of tables no app declares, say) to its desired state, even in a transaction that
+		// is rolled back. The desired states come from scratch schemas (desiredStates).
 		// Keep the work of public, a static tenant or the reference, so that the plans of the
 		// schemas after it see it; undo a dynamic tenant's, which nothing depends on, so that its
 		// locks go with it (a plan of thousands of tenants would exhaust the lock table).
@@ -519,6 +524,16 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 			res.Outcome = OutcomePlanned
 		}
 		return res
+	}
+	if err := e.execPlan(ctx, tx.Tx, plan); err != nil {
+		var pe *planError
+		if errors.As(err, &pe) {
+			return fail("", pe.stmt, pe.err)
+		}
+		return fail("", "", err)
+	}
+	if err := e.record(ctx, tx.Tx, t); err != nil {
+		return fail("", "", err)
 	}
 	// Commit even when nothing changed, so that a stale record (found up to date by Verify) is renewed.
 	if err := tx.Commit(); err != nil {

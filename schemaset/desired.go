@@ -3,12 +3,14 @@ package schemaset
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
 
 	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 
 	"github.com/pgschemas/pgschemas/apps"
@@ -58,9 +60,12 @@ var inspectExclude = []string{ReservedPrefix + "*"}
 // desiredStates materialises the apps of every group that targets need, in one transaction that is
 // always rolled back, and returns the inspected desired state per group key.
 //
-// public is materialised first. Its plan is then run on the real public inside the same
-// transaction, so that tenant apps can reference public tables that a first apply has not created
-// yet; the rollback undoes it.
+// It changes no existing schema: every app runs in a scratch schema of its own. public's apps are
+// materialised first, and their scratch schema then stands for public (apps.Options.Public) in the
+// search path of the others, so that tenant apps reference public's tables as an apply will leave
+// them, even those a first apply has not created yet; the references are renamed to public in the
+// inspected states. A statement that ends the transaction (ErrTransactionEnded) stops the
+// computation, and the scratch schemas it may have committed are dropped.
 func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[string]*desired, error) {
 	need := map[string]Target{}
 	for _, t := range targets {
@@ -80,15 +85,15 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 	if !missing {
 		return out, nil
 	}
-	tx, err := e.db.BeginTx(ctx, nil)
+	tx, err := beginPgTx(ctx, e.db)
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: compute desired state: %w", err)
 	}
-	defer tx.Rollback()
-	if err := e.setLimits(ctx, tx); err != nil {
+	defer tx.close()
+	if err := e.setLimits(ctx, tx.Tx); err != nil {
 		return nil, err
 	}
-	drv, err := openAtlas(tx)
+	drv, err := openAtlas(tx.Tx)
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: %w", err)
 	}
@@ -102,17 +107,18 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 	// A name of its own per run: two processes computing desired states at once must not wait
 	// on each other's uncommitted CREATE SCHEMA of the same name.
 	run := rand.Uint64()
+	var scratches []string
 	for i, t := range order {
-		d, err := e.materialize(ctx, tx, drv, t, fmt.Sprintf("%s%x_%d", scratchPrefix, run, i))
+		scratch := fmt.Sprintf("%s%x_%d", scratchPrefix, run, i)
+		scratches = append(scratches, scratch)
+		d, err := e.materialize(ctx, tx, drv, t, scratch, scratches[0])
 		if err != nil {
+			if errors.Is(err, apps.ErrTransactionEnded) {
+				err = errors.Join(err, e.dropScratch(ctx, tx, scratches))
+			}
 			return nil, err
 		}
 		out[desiredKey(t)] = d
-		if t.Kind == KindPublic {
-			if err := e.preparePublic(ctx, tx, drv, d); err != nil {
-				return nil, err
-			}
-		}
 	}
 	e.mu.Lock()
 	for key, d := range out {
@@ -122,8 +128,22 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 	return out, nil
 }
 
-// materialize creates target's apps in the scratch schema and inspects it.
-func (e *Engine) materialize(ctx context.Context, tx *sql.Tx, drv migrate.Driver, t Target, scratch string) (*desired, error) {
+// dropScratch drops the scratch schemas of a desired-state computation whose transaction a
+// statement ended, which may have committed them. The connection is outside any transaction, so
+// each drop commits on its own.
+func (e *Engine) dropScratch(ctx context.Context, tx *pgTx, names []string) error {
+	var errs []error
+	for _, n := range names {
+		if _, err := tx.conn.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+quoteIdent(n)+" CASCADE"); err != nil {
+			errs = append(errs, fmt.Errorf("schemaset: drop scratch schema %q: %w", n, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// materialize creates target's apps in the scratch schema and inspects it. public names the
+// scratch schema of public's apps, which stands for public for the other groups.
+func (e *Engine) materialize(ctx context.Context, tx *pgTx, drv migrate.Driver, t Target, scratch, public string) (*desired, error) {
 	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(scratch)); err != nil {
 		return nil, fmt.Errorf("schemaset: create scratch schema: %w", err)
 	}
@@ -132,51 +152,67 @@ func (e *Engine) materialize(ctx context.Context, tx *sql.Tx, drv migrate.Driver
 		a, _ := e.set.Apps.App(name)
 		list = append(list, a)
 	}
+	opts := apps.Options{Public: public, ExtraSearchPath: e.set.Config.ExtraSearchPaths}
+	path := e.searchPathVia(scratch, public)
+	if t.Kind == KindPublic {
+		opts.Public, path = "", e.searchPath(scratch)
+	}
 	// A group without apps (a public that shares nothing) wants an empty schema.
 	if len(list) > 0 {
-		if err := apps.Materialize(ctx, tx, scratch, e.set.Config.ExtraSearchPaths, list...); err != nil {
+		if err := apps.MaterializeWith(ctx, tx, scratch, opts, list...); err != nil {
 			return nil, fmt.Errorf("schemaset: desired state of %s %q: %w", t.Kind, t.Schema, err)
 		}
 	}
-	s, err := e.inspect(ctx, tx, drv, scratch)
+	s, err := e.inspectPath(ctx, tx.Tx, drv, scratch, path)
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: desired state of %s %q: %w", t.Kind, t.Schema, err)
+	}
+	if t.Kind != KindPublic {
+		renameRefs(s, public, "public")
 	}
 	return &desired{schema: s, fingerprint: e.set.Fingerprint(t)}, nil
 }
 
-// preparePublic brings the real public to its desired state inside the rolled-back transaction.
-// It runs under a savepoint: if public cannot get there (for example a drop that dependents
-// block), tenant apps are materialised against public as it is, and the apply reports the problem.
-func (e *Engine) preparePublic(ctx context.Context, tx *sql.Tx, drv migrate.Driver, d *desired) error {
-	live, err := e.inspect(ctx, tx, drv, "public")
-	if err != nil {
-		return err
-	}
-	_, plan, err := d.diff(ctx, drv, live)
-	if err != nil || len(plan.Changes) == 0 {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT pgschemas_public"); err != nil {
-		return err
-	}
-	for _, c := range plan.Changes {
-		if _, err := tx.ExecContext(ctx, c.Cmd, c.Args...); err != nil {
-			_, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT pgschemas_public; RELEASE SAVEPOINT pgschemas_public")
-			return rerr
+// renameRefs renames, in what s references outside itself (the tables of foreign keys, enum
+// types of columns), the schema from to to.
+func renameRefs(s *schema.Schema, from, to string) {
+	rename := func(o *schema.Schema) {
+		if o != nil && o != s && o.Name == from {
+			o.Name = to
 		}
 	}
-	// Release, so that the apps materialised next run in the transaction itself, where apps looks
-	// for objects they create outside their scratch schema.
-	_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT pgschemas_public")
-	return err
+	for _, t := range s.Tables {
+		for _, fk := range t.ForeignKeys {
+			if fk.RefTable != nil {
+				rename(fk.RefTable.Schema)
+			}
+		}
+		for _, c := range t.Columns {
+			if c.Type == nil {
+				continue
+			}
+			switch ct := c.Type.Type.(type) {
+			case *schema.EnumType:
+				rename(ct.Schema)
+			case *postgres.ArrayType:
+				if et, ok := ct.Type.(*schema.EnumType); ok {
+					rename(et.Schema)
+				}
+			}
+		}
+	}
 }
 
 // inspect reads one schema with Atlas. The search path is set to the schema, then public, first:
 // PostgreSQL renders default and check expressions relative to the search path, and the desired
 // and live states must be rendered alike to compare equal.
 func (e *Engine) inspect(ctx context.Context, tx *sql.Tx, drv migrate.Driver, name string) (*schema.Schema, error) {
-	if err := setLocal(ctx, tx, "search_path", e.searchPath(name)); err != nil {
+	return e.inspectPath(ctx, tx, drv, name, e.searchPath(name))
+}
+
+// inspectPath is inspect with the search path given.
+func (e *Engine) inspectPath(ctx context.Context, tx *sql.Tx, drv migrate.Driver, name, path string) (*schema.Schema, error) {
+	if err := setLocal(ctx, tx, "search_path", path); err != nil {
 		return nil, err
 	}
 	s, err := drv.InspectSchema(ctx, name, &schema.InspectOptions{Exclude: inspectExclude})
@@ -198,16 +234,28 @@ func (e *Engine) searchPath(name string) string {
 	return path
 }
 
+// searchPathVia is the search path of a scratch schema whose public stands in schema public: the
+// schema, public's stand-in, public, extras. Names resolve in it as they will in the schema's own
+// path once public is at its desired state.
+func (e *Engine) searchPathVia(name, public string) string {
+	path := quoteIdent(name) + ", " + quoteIdent(public) + ", public"
+	for _, x := range e.set.Config.ExtraSearchPaths {
+		path += ", " + quoteIdent(x)
+	}
+	return path
+}
+
 // setLimits starts each of the engine's transactions that reads the catalog or changes schemas:
 // lock_timeout, so that a schema whose tables live traffic holds fails and is retried instead of
-// stalling the run, and jit off. The engine's catalog queries are short, but over the catalog of
+// stalling the run; standard_conforming_strings on, so that the server reads the string literals
+// of app SQL and steps as the parser that classified them did; and jit off. The engine's catalog queries are short, but over the catalog of
 // thousands of tenants their estimates pass jit_above_cost, and compiling them cost more than
 // running them: 400 ms against 2 to 13 ms for the clone fingerprint with 2,000 tenants.
 func (e *Engine) setLimits(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, "SELECT pg_catalog.set_config('lock_timeout', $1, true), pg_catalog.set_config('jit', 'off', true)",
-		e.opts.lockTimeout())
+	_, err := tx.ExecContext(ctx, "SELECT pg_catalog.set_config('lock_timeout', $1, true), pg_catalog.set_config('jit', 'off', true), "+
+		"pg_catalog.set_config('standard_conforming_strings', 'on', true)", e.opts.lockTimeout())
 	if err != nil {
-		return fmt.Errorf("schemaset: set lock_timeout and jit: %w", err)
+		return fmt.Errorf("schemaset: set lock_timeout, jit and standard_conforming_strings: %w", err)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
+
+	"github.com/pgschemas/pgschemas/apps"
 )
 
 // Plan once, apply many.
@@ -59,13 +61,8 @@ func (d *desired) planFor(ctx context.Context, drv migrate.Driver, live *schema.
 func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 	start := time.Now()
 	res := Result{Target: t, Steps: sp.steps, Shared: true}
+	pre := fmt.Sprintf("SET LOCAL lock_timeout = %s;\nSET LOCAL search_path = %s", quoteLiteral(e.opts.lockTimeout()), e.searchPath(t.Schema))
 	var b strings.Builder
-	fmt.Fprintf(&b, "SET LOCAL lock_timeout = %s;\nSET LOCAL search_path = %s;\n", quoteLiteral(e.opts.lockTimeout()), e.searchPath(t.Schema))
-	for _, id := range sp.steps {
-		app, step, _ := strings.Cut(id, "/")
-		b.WriteString(e.stepSQL(app, step))
-		b.WriteString(";\n")
-	}
 	// After an apply every step of the tenant's apps is recorded, whether it ran or was recorded
 	// as done for an app the schema did not have.
 	for _, app := range e.set.AppsOf(t) {
@@ -82,21 +79,47 @@ func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 	}
 	fmt.Fprintf(&b, "UPDATE public.pgschemas_schema_state SET fingerprint = %s, apps = %s, kind = %s, applied_at = now() WHERE schema_name = %s",
 		quoteLiteral(e.set.Fingerprint(t)), quoteLiteral(textArray(e.set.AppsOf(t))), quoteLiteral(string(t.Kind)), quoteLiteral(t.Schema))
-	tx, err := beginTx(ctx, e.db)
-	if err == nil {
-		if _, err = tx.ExecContext(ctx, b.String()); err == nil {
-			err = tx.Commit()
-		} else {
-			_ = tx.Rollback()
-		}
-	}
+	err := e.replayScript(ctx, pre, sp.steps, b.String())
 	res.Duration = time.Since(start)
 	if err != nil {
-		res.Outcome, res.Err = OutcomeFailed, &TargetError{Target: t, Err: err}
+		te := &TargetError{Target: t, Err: apps.WithDetail(err)}
+		var se *stepError
+		if errors.As(err, &se) {
+			te.Step, te.Err = se.step, se.err
+		}
+		res.Outcome, res.Err = OutcomeFailed, te
 		return res
 	}
 	res.Outcome = OutcomeApplied
 	return res
+}
+
+// replayScript runs a replay in one transaction: pre (the path and the lock timeout), the steps
+// statement by statement, each checked (runStep), then the script.
+func (e *Engine) replayScript(ctx context.Context, pre string, steps []string, script string) error {
+	tx, err := beginPgTx(ctx, e.db)
+	if err != nil {
+		return err
+	}
+	defer tx.close()
+	if err := tx.mark(ctx); err != nil {
+		return err
+	}
+	if len(steps) == 0 { // three round trips: BEGIN, the script, COMMIT
+		script = pre + ";\n" + script
+	} else if _, err := tx.ExecContext(ctx, pre); err != nil {
+		return err
+	}
+	for i, id := range steps {
+		app, step, _ := strings.Cut(id, "/")
+		if err := runStep(ctx, tx.Tx, tx.check, e.step(app, step), steps[:i]); err != nil {
+			return &stepError{step: id, err: err}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, script); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // render returns sp's statements for the schema name.
@@ -108,15 +131,15 @@ func (sp *sharedPlan) render(name string) []string {
 	return out
 }
 
-// stepSQL returns the SQL of a step of the set.
-func (e *Engine) stepSQL(app, step string) string {
+// step returns a step of the set.
+func (e *Engine) step(app, step string) apps.Step {
 	a, _ := e.set.Apps.App(app)
 	for _, s := range a.Steps {
 		if s.Name == step {
-			return s.SQL
+			return s
 		}
 	}
-	return ""
+	return apps.Step{App: app, Name: step}
 }
 
 // retryable reports whether a failure came from waiting on a lock held by live traffic (or a

@@ -3,11 +3,14 @@ package schemaset
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
+
+	"github.com/pgschemas/pgschemas/apps"
 )
 
 // stepError says which one-time step failed.
@@ -25,7 +28,9 @@ func (e *stepError) Unwrap() error { return e.err }
 // Steps exist to carry data across a change that a diff cannot express (a rename). A schema that
 // has never had an app gets that app's tables straight from the desired state, so its steps are
 // recorded as done without running: there is no old data to carry.
-func (e *Engine) runSteps(ctx context.Context, tx *sql.Tx, t Target, rec record) ([]string, error) {
+//
+// check says whether tx is still open (pgTx.check); a run that would run a step without it fails.
+func (e *Engine) runSteps(ctx context.Context, tx *sql.Tx, check func(context.Context) error, t Target, rec record) ([]string, error) {
 	done, err := doneSteps(ctx, tx, t.Schema)
 	if err != nil {
 		return nil, err
@@ -40,7 +45,7 @@ func (e *Engine) runSteps(ctx context.Context, tx *sql.Tx, t Target, rec record)
 				continue
 			}
 			if had {
-				if _, err := tx.ExecContext(ctx, st.SQL); err != nil {
+				if err := runStep(ctx, tx, check, st, ran); err != nil {
 					return ran, &stepError{step: id, err: err}
 				}
 				ran = append(ran, id)
@@ -52,6 +57,37 @@ func (e *Engine) runSteps(ctx context.Context, tx *sql.Tx, t Target, rec record)
 		}
 	}
 	return ran, nil
+}
+
+// runStep runs a step statement by statement, as the parser splits it, and checks after each that
+// the transaction is still open. A failure is an *apps.Error with the step's file and line. A
+// statement after which the transaction is no longer open (which the loader's parser refuses, so
+// only a statement the server reads otherwise could do it) stops the schema: the error says that
+// what ran before it in the schema's transaction (ran, then this step's earlier statements, and
+// the schema's creation) may have been committed, and nothing runs after it.
+func runStep(ctx context.Context, tx *sql.Tx, check func(context.Context) error, st apps.Step, ran []string) error {
+	if check == nil {
+		return errors.New("schemaset: a step runs only in a transaction whose status is checked")
+	}
+	stmts, err := st.Statements()
+	if err != nil {
+		return err
+	}
+	return execChecked(ctx, tx, check, st, stmts, ran)
+}
+
+// execChecked runs a step's statements, checking the transaction after each (see runStep).
+func execChecked(ctx context.Context, tx *sql.Tx, check func(context.Context) error, st apps.Step, stmts []apps.Statement, ran []string) error {
+	for i, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s.Text); err != nil {
+			return st.Locate(s, err)
+		}
+		if err := check(ctx); err != nil {
+			return st.Locate(apps.Statement{Line: s.Line}, fmt.Errorf("%w; what ran before it in this schema's transaction may be committed "+
+				"(steps %v, and statements 1 to %d of this step), and nothing ran after it", err, ran, i))
+		}
+	}
+	return nil
 }
 
 // doneSteps returns the steps recorded for a schema, as "app/step".

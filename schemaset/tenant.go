@@ -123,7 +123,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 		if err := e.record(ctx, tx, t); err != nil {
 			return err
 		}
-		if _, err := e.runSteps(ctx, tx, t, record{}); err != nil {
+		if _, err := e.runSteps(ctx, tx, nil, t, record{}); err != nil {
 			return err
 		}
 		if err := e.grantTenantRole(ctx, tx, name); err != nil {

@@ -165,6 +165,8 @@ type jsonPool struct {
 type jsonResult struct {
 	schemaset.Result
 	Error string `json:"error,omitempty"`
+	// ErrorDetail is the error's SQLSTATE, DETAIL, HINT and position, and the app file and line.
+	ErrorDetail *schemaset.ErrorDetail `json:"error_detail,omitempty"`
 }
 
 type jsonTotals struct {
@@ -207,7 +209,7 @@ func newJSONReport(command string, rep *schemaset.Report, took time.Duration) js
 		}
 	}
 	for i, r := range rep.Results {
-		out.Results[i] = jsonResult{Result: r}
+		out.Results[i] = jsonResult{Result: r, ErrorDetail: schemaset.DetailOf(r.Err)}
 		if r.Err != nil {
 			out.Results[i].Error = r.Err.Error()
 		}
