@@ -90,7 +90,11 @@ func FuzzRoutable(f *testing.F) {
 	}
 	r := &Resolver{static: map[string]Tenant{}, fallback: map[string]Tenant{}, byName: map[string]Tenant{},
 		reserved: map[string]bool{"public": true}}
-	if err := r.addStatic(fuzzConfig(f, true)); err != nil {
+	rc, err := fuzzConfig(f, true).Routing()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := r.addStatic(rc); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, schema string) {

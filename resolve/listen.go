@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pgschemas/pgschemas/driver"
-	"github.com/pgschemas/pgschemas/schemaset"
+	"github.com/pgschemas/pgschemas/internal/routing"
 )
 
 // The LISTEN connection's timing.
@@ -62,7 +62,7 @@ func (r *Resolver) listenOnce(ctx context.Context) (connected bool, err error) {
 	}
 	defer c.Close()
 	err = rawPgx(ctx, c, func(pc *pgx.Conn) error {
-		if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{schemaset.DomainChannel}.Sanitize()); err != nil {
+		if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{routing.DomainChannel}.Sanitize()); err != nil {
 			return err
 		}
 		connected = true

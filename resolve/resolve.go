@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pgschemas/pgschemas/driver"
-	"github.com/pgschemas/pgschemas/schemaset"
+	"github.com/pgschemas/pgschemas/internal/routing"
 )
 
 // Sentinel errors, to test with errors.Is.
@@ -156,16 +156,26 @@ const loadTimeout = 10 * time.Second
 // unless opts.DisableListen, the Resolver takes one connection from it for good to LISTEN on
 // schemaset.DomainChannel. db must then come from the pgschemas driver or pgx's stdlib ("pgx"), and
 // allow at least two open connections. New starts the listener and returns without waiting for it.
-func New(cfg *schemaset.Config, db *sql.DB, opts Options) (*Resolver, error) {
+func New(cfg Config, db *sql.DB, opts Options) (*Resolver, error) {
 	return create(cfg, db, opts, healthEvery)
 }
 
+// Config is what New reads of a set's configuration: *schemaset.Config implements it. resolve
+// does not import schemaset, so that a service that routes requests links no part of the engine,
+// whose checks of app SQL use cgo.
+type Config interface {
+	// Routing returns the static tenants with their domains, the reference's name and whether
+	// dynamic tenants exist, or why the configuration is invalid.
+	Routing() (routing.Config, error)
+}
+
 // create is New with the listener's health check interval, which tests shorten.
-func create(cfg *schemaset.Config, db *sql.DB, opts Options, health time.Duration) (*Resolver, error) {
+func create(cfg Config, db *sql.DB, opts Options, health time.Duration) (*Resolver, error) {
 	if cfg == nil {
 		return nil, errors.New("resolve: nil config")
 	}
-	if err := cfg.Validate(nil); err != nil {
+	rc, err := cfg.Routing()
+	if err != nil {
 		return nil, fmt.Errorf("resolve: %w", err)
 	}
 	switch {
@@ -181,7 +191,7 @@ func create(cfg *schemaset.Config, db *sql.DB, opts Options, health time.Duratio
 	}
 	r := &Resolver{
 		db:       db,
-		dynamic:  cfg.Dynamic != nil,
+		dynamic:  rc.Dynamic,
 		stripWWW: opts.StripWWW,
 		log:      opts.Logger,
 		static:   map[string]Tenant{},
@@ -193,7 +203,7 @@ func create(cfg *schemaset.Config, db *sql.DB, opts Options, health time.Duratio
 
 		healthEvery: health,
 	}
-	if err := r.addStatic(cfg); err != nil {
+	if err := r.addStatic(rc); err != nil {
 		return nil, err
 	}
 	listen := r.dynamic && !opts.DisableListen
@@ -213,9 +223,9 @@ func create(cfg *schemaset.Config, db *sql.DB, opts Options, health time.Duratio
 
 // addStatic indexes the static tenants' domains and names, and reserves the names no table row
 // may route to.
-func (r *Resolver) addStatic(cfg *schemaset.Config) error {
-	if cfg.Dynamic != nil && cfg.Dynamic.CloneReference != "" {
-		r.reserved[strings.ToLower(cfg.Dynamic.CloneReference)] = true
+func (r *Resolver) addStatic(cfg routing.Config) error {
+	if cfg.Reference != "" {
+		r.reserved[strings.ToLower(cfg.Reference)] = true
 	}
 	for _, s := range cfg.Static {
 		r.reserved[strings.ToLower(s.Name)] = true
@@ -376,8 +386,8 @@ func (r *Resolver) routable(schema string) error {
 		return fmt.Errorf("%w %q: public, the reference and static tenants are never routed by the domain table",
 			driver.ErrInvalidSchemaName, schema)
 	}
-	if len(schema) >= len(schemaset.ReservedPrefix) && strings.EqualFold(schema[:len(schemaset.ReservedPrefix)], schemaset.ReservedPrefix) {
-		return fmt.Errorf("%w %q: the prefix %s is reserved", driver.ErrInvalidSchemaName, schema, schemaset.ReservedPrefix)
+	if len(schema) >= len(routing.ReservedPrefix) && strings.EqualFold(schema[:len(routing.ReservedPrefix)], routing.ReservedPrefix) {
+		return fmt.Errorf("%w %q: the prefix %s is reserved", driver.ErrInvalidSchemaName, schema, routing.ReservedPrefix)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package schemaset
 
 import (
+	"errors"
+	"github.com/pgschemas/pgschemas/internal/routing"
 	"path"
 	"strconv"
 
@@ -133,4 +135,23 @@ func (f field) child(name string) field {
 func (f field) index(i int) field {
 	s := "[" + strconv.Itoa(i) + "]"
 	return field{f.key + s, f.label + s}
+}
+
+// Routing returns what a router (resolve.New) reads of c, after checking it with Validate: the
+// static tenants with their domains, the reference's name, and whether dynamic tenants exist.
+func (c *Config) Routing() (routing.Config, error) {
+	if c == nil {
+		return routing.Config{}, errors.New("nil config")
+	}
+	if err := c.Validate(nil); err != nil {
+		return routing.Config{}, err
+	}
+	r := routing.Config{Dynamic: c.Dynamic != nil}
+	if c.Dynamic != nil {
+		r.Reference = c.Dynamic.CloneReference
+	}
+	for _, s := range c.Static {
+		r.Static = append(r.Static, routing.Static{Name: s.Name, Domains: s.Domains, FallbackDomains: s.FallbackDomains})
+	}
+	return r, nil
 }

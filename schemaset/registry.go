@@ -3,6 +3,7 @@ package schemaset
 import (
 	"context"
 	"fmt"
+	"github.com/pgschemas/pgschemas/internal/routing"
 
 	"database/sql"
 )
@@ -24,9 +25,9 @@ const (
 	PoolTable = "pgschemas_pool"
 	// DomainChannel is the LISTEN/NOTIFY channel on which a change to the domain table is
 	// announced; the payload is the domain (host) that changed.
-	DomainChannel = "pgschemas_domain"
+	DomainChannel = routing.DomainChannel
 	// ReservedPrefix is the prefix of every name the engine owns.
-	ReservedPrefix = "pgschemas_"
+	ReservedPrefix = routing.ReservedPrefix
 )
 
 // registryLockKey is the advisory lock taken while the registry is created, so that processes that
