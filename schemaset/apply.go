@@ -505,6 +505,9 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		}
 		return fail("", "", err)
 	}
+	if err := e.citusAfterPlan(ctx, tx, t, d); err != nil {
+		return fail("", "", err)
+	}
 	if err := e.record(ctx, tx, t); err != nil {
 		return fail("", "", err)
 	}

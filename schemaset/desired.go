@@ -112,6 +112,9 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 			if err := e.preparePublic(ctx, tx, drv, d); err != nil {
 				return nil, err
 			}
+			if err := e.citusReferenceTables(ctx, tx, d); err != nil {
+				return nil, fmt.Errorf("schemaset: desired state of public: %w", err)
+			}
 		}
 	}
 	e.mu.Lock()
@@ -124,6 +127,9 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 
 // materialize creates target's apps in the scratch schema and inspects it.
 func (e *Engine) materialize(ctx context.Context, tx *sql.Tx, drv migrate.Driver, t Target, scratch string) (*desired, error) {
+	if err := e.citusScratch(ctx, tx, t.Kind != KindPublic); err != nil {
+		return nil, err
+	}
 	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(scratch)); err != nil {
 		return nil, fmt.Errorf("schemaset: create scratch schema: %w", err)
 	}
@@ -204,7 +210,7 @@ func (e *Engine) searchPath(name string) string {
 // thousands of tenants their estimates pass jit_above_cost, and compiling them cost more than
 // running them: 400 ms against 2 to 13 ms for the clone fingerprint with 2,000 tenants.
 func (e *Engine) setLimits(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, "SELECT pg_catalog.set_config('lock_timeout', $1, true), pg_catalog.set_config('jit', 'off', true)",
+	_, err := tx.ExecContext(ctx, "SELECT pg_catalog.set_config('lock_timeout', $1, true), pg_catalog.set_config('jit', 'off', true)"+e.citusLimits(),
 		e.opts.lockTimeout())
 	if err != nil {
 		return fmt.Errorf("schemaset: set lock_timeout and jit: %w", err)
