@@ -219,3 +219,15 @@ func execEach(ctx context.Context, tx *sql.Tx, stmts []string) error {
 	}
 	return nil
 }
+
+// execScript runs statements in tx: as one multi-statement Exec (the simple protocol: one round
+// trip), or, on a Citus coordinator, one Exec each, because Citus propagates DDL to the workers
+// with the query string it came in, and a worker refuses a string of several commands ("cannot
+// insert multiple commands into a prepared statement").
+func (e *Engine) execScript(ctx context.Context, tx *sql.Tx, stmts []string) error {
+	if e.onCitus() {
+		return execEach(ctx, tx, stmts)
+	}
+	_, err := tx.ExecContext(ctx, strings.Join(stmts, ";\n"))
+	return err
+}

@@ -76,8 +76,9 @@ func (e *Engine) Placements(ctx context.Context, names []string) ([]Placement, e
 	var order []*Placement
 	err := scanRows(ctx, e.db, `SELECT t.name, coalesce(min(sh.nodename || ':' || sh.nodeport), ''), coalesce(sum(sh.shard_size), 0)::bigint
 		FROM unnest($1::text[]) WITH ORDINALITY AS t(name, i)
-		JOIN pg_catalog.citus_schemas cs ON cs.schema_name::text = t.name
-		LEFT JOIN pg_catalog.citus_shards sh ON sh.colocation_id = cs.colocation_id
+		JOIN pg_catalog.pg_namespace n ON n.nspname = t.name
+		JOIN pg_catalog.pg_dist_schema ds ON ds.schemaid = n.oid
+		LEFT JOIN pg_catalog.citus_shards sh ON sh.colocation_id = ds.colocationid
 		GROUP BY t.name, t.i ORDER BY t.i`, func(rows *sql.Rows) error {
 		p := &Placement{}
 		if err := rows.Scan(&p.Schema, &p.Node, &p.Bytes); err != nil {

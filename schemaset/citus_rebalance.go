@@ -64,7 +64,7 @@ func (e *Engine) Rebalance(ctx context.Context, opts RebalanceOptions) (*Rebalan
 	res := &RebalanceResult{}
 	err = scanRows(ctx, e.db, `SELECT coalesce(n.nspname, p.table_name::text), p.sourcename || ':' || p.sourceport,
 			p.targetname || ':' || p.targetport, p.shard_size
-		FROM pg_catalog.get_rebalance_table_shards_plan(shard_transfer_mode := $1::citus.shard_transfer_mode) p
+		FROM pg_catalog.get_rebalance_table_shards_plan() p
 		LEFT JOIN pg_catalog.pg_dist_partition dp ON dp.logicalrelid = p.table_name
 		LEFT JOIN pg_catalog.pg_dist_schema ds ON ds.colocationid = dp.colocationid
 		LEFT JOIN pg_catalog.pg_namespace n ON n.oid = ds.schemaid`, func(rows *sql.Rows) error {
@@ -74,7 +74,7 @@ func (e *Engine) Rebalance(ctx context.Context, opts RebalanceOptions) (*Rebalan
 		}
 		res.Moves = append(res.Moves, m)
 		return nil
-	}, string(mode))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: rebalance: plan: %w", err)
 	}

@@ -59,32 +59,30 @@ func (d *desired) planFor(ctx context.Context, drv migrate.Driver, live *schema.
 func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 	start := time.Now()
 	res := Result{Target: t, Steps: sp.steps, Shared: true}
-	var b strings.Builder
-	fmt.Fprintf(&b, "SET LOCAL lock_timeout = %s;\nSET LOCAL search_path = %s;\n", quoteLiteral(e.opts.lockTimeout()), e.searchPath(t.Schema))
+	script := []string{
+		fmt.Sprintf("SET LOCAL lock_timeout = %s", quoteLiteral(e.opts.lockTimeout())),
+		fmt.Sprintf("SET LOCAL search_path = %s", e.searchPath(t.Schema)),
+	}
 	for _, id := range sp.steps {
 		app, step, _ := strings.Cut(id, "/")
-		b.WriteString(e.stepSQL(app, step))
-		b.WriteString(";\n")
+		script = append(script, e.stepSQL(app, step))
 	}
 	// After an apply every step of the tenant's apps is recorded, whether it ran or was recorded
 	// as done for an app the schema did not have.
 	for _, app := range e.set.AppsOf(t) {
 		a, _ := e.set.Apps.App(app)
 		for _, st := range a.Steps {
-			fmt.Fprintf(&b, "INSERT INTO public.pgschemas_step (schema_name, app, step) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING;\n",
-				quoteLiteral(t.Schema), quoteLiteral(app), quoteLiteral(st.Name))
+			script = append(script, fmt.Sprintf("INSERT INTO public.pgschemas_step (schema_name, app, step) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+				quoteLiteral(t.Schema), quoteLiteral(app), quoteLiteral(st.Name)))
 		}
 	}
 	res.Statements = sp.render(t.Schema)
-	for _, s := range res.Statements {
-		b.WriteString(s)
-		b.WriteString(";\n")
-	}
-	fmt.Fprintf(&b, "UPDATE public.pgschemas_schema_state SET fingerprint = %s, apps = %s, kind = %s, applied_at = now() WHERE schema_name = %s",
-		quoteLiteral(e.set.Fingerprint(t)), quoteLiteral(textArray(e.set.AppsOf(t))), quoteLiteral(string(t.Kind)), quoteLiteral(t.Schema))
+	script = append(script, res.Statements...)
+	script = append(script, fmt.Sprintf("UPDATE public.pgschemas_schema_state SET fingerprint = %s, apps = %s, kind = %s, applied_at = now() WHERE schema_name = %s",
+		quoteLiteral(e.set.Fingerprint(t)), quoteLiteral(textArray(e.set.AppsOf(t))), quoteLiteral(string(t.Kind)), quoteLiteral(t.Schema)))
 	tx, err := beginTx(ctx, e.db)
 	if err == nil {
-		if _, err = tx.ExecContext(ctx, b.String()); err == nil {
+		if err = e.execScript(ctx, tx, script); err == nil {
 			err = tx.Commit()
 		} else {
 			_ = tx.Rollback()
