@@ -63,11 +63,12 @@ func (e *Engine) Rebalance(ctx context.Context, opts RebalanceOptions) (*Rebalan
 	start := time.Now()
 	res := &RebalanceResult{}
 	err = scanRows(ctx, e.db, `SELECT coalesce(n.nspname, p.table_name::text), p.sourcename || ':' || p.sourceport,
-			p.targetname || ':' || p.targetport, p.shard_size
+			p.targetname || ':' || p.targetport, sum(p.shard_size)::bigint
 		FROM pg_catalog.get_rebalance_table_shards_plan() p
 		LEFT JOIN pg_catalog.pg_dist_partition dp ON dp.logicalrelid = p.table_name
 		LEFT JOIN pg_catalog.pg_dist_schema ds ON ds.colocationid = dp.colocationid
-		LEFT JOIN pg_catalog.pg_namespace n ON n.oid = ds.schemaid`, func(rows *sql.Rows) error {
+		LEFT JOIN pg_catalog.pg_namespace n ON n.oid = ds.schemaid
+		GROUP BY 1, 2, 3 ORDER BY 1`, func(rows *sql.Rows) error {
 		var m SchemaMove
 		if err := rows.Scan(&m.Schema, &m.From, &m.To, &m.Bytes); err != nil {
 			return err
