@@ -56,10 +56,10 @@ func TestCitusStatementCachesNeverCrossSchemas(t *testing.T) {
 	eachPoolCase(t, citusPoolCases, testStatementCachesNeverCrossSchemas)
 }
 
-// TestCitusIsolationUnderLoad is TestIsolationUnderLoad through the coordinator, with a fifth of
+// TestCitusIsolationUnderLoad is TestIsolationUnderLoad through the coordinator, with a tenth of
 // its operations (each crosses to a worker).
 func TestCitusIsolationUnderLoad(t *testing.T) {
-	l := runIsoLoad(t, isoRun{conns: 4, total: 20_000})
+	l := runIsoLoad(t, isoRun{conns: 4, total: 10_000})
 	l.wantClean(t)
 }
 

@@ -136,10 +136,19 @@ func (e *Engine) citusDistribute(ctx context.Context, tx *sql.Tx, schema string)
 	if !e.onCitus() || schema == "public" {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `SELECT pg_catalog.citus_schema_distribute(n.oid::regnamespace) FROM pg_catalog.pg_namespace n
+	res, err := tx.ExecContext(ctx, `SELECT pg_catalog.citus_schema_distribute(n.oid::regnamespace) FROM pg_catalog.pg_namespace n
 		WHERE n.nspname = $1 AND NOT EXISTS (SELECT FROM pg_catalog.pg_dist_schema d WHERE d.schemaid = n.oid)`, schema)
 	if err != nil {
 		return fmt.Errorf("distribute schema %q with Citus: %w", schema, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	// Citus copied the rows to the worker and leaves the coordinator's copy on disk, unseen: free it.
+	_, err = tx.ExecContext(ctx, `SELECT pg_catalog.truncate_local_data_after_distributing_table(c.oid) FROM pg_catalog.pg_class c
+		WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition`, schema)
+	if err != nil {
+		return fmt.Errorf("distribute schema %q with Citus: free the coordinator's copy of its rows: %w", schema, err)
 	}
 	return nil
 }

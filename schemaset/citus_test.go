@@ -376,3 +376,87 @@ func readSample(t testing.TB, rel string) string {
 }
 
 func sampleConfig(t testing.TB) string { return readSample(t, "pgschemas.hcl") }
+
+// TestCitusCloneObjects clones a distributed schema that holds what a reference may hold beyond
+// plain tables (identity and serial columns, a sequence, a view, a function, a partitioned table,
+// row level security with a policy, rows) and checks that the copy is a
+// distributed schema on a worker with each of them working through the coordinator.
+func TestCitusCloneObjects(t *testing.T) {
+	ctx := context.Background()
+	db := citusDB(t)
+	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
+	mustApply(t, e, schemaset.ApplyOptions{})
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{
+		`SET citus.enable_schema_based_sharding = on`,
+		`CREATE SCHEMA src`,
+		`CREATE TABLE src.items (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, n bigserial, label text NOT NULL)`,
+		`CREATE SEQUENCE src.tickets START 100`,
+		`CREATE FUNCTION src.label_of(bigint) RETURNS text LANGUAGE sql STABLE AS 'SELECT label FROM src.items WHERE id = $1'`,
+		`CREATE VIEW src.labels AS SELECT id, upper(label) AS label FROM src.items`,
+		`CREATE TABLE src.events (id bigint NOT NULL, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)`,
+		`CREATE TABLE src.events_2026 PARTITION OF src.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`,
+		`ALTER TABLE src.items ENABLE ROW LEVEL SECURITY`,
+		`CREATE POLICY visible ON src.items USING (label <> 'hidden')`,
+		`INSERT INTO src.items (label) VALUES ('one'), ('two')`,
+		`INSERT INTO src.events VALUES (1, '2026-05-05')`,
+		`SELECT nextval('src.tickets')`,
+		`RESET citus.enable_schema_based_sharding`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := e.Clone(ctx, "src", "dst", false); err != nil {
+		t.Fatalf("clone of a distributed schema with identity, sequences, a view, a function, partitions and RLS: %v", err)
+	}
+	if !slices.Contains(distributed(t, db), "dst") {
+		t.Fatalf("dst is not a distributed schema: %v", distributed(t, db))
+	}
+	for q, want := range map[string]string{
+		`SELECT string_agg(label, ',' ORDER BY id) FROM dst.labels`:                   "ONE,TWO",
+		`SELECT dst.label_of(2)`:                                                      "two",
+		`SELECT count(*)::text FROM dst.events`:                                       "1",
+		`SELECT nextval('dst.tickets')::text`:                                         "101",
+		`SELECT relrowsecurity::text FROM pg_class WHERE oid = 'dst.items'::regclass`: "true",
+		`SELECT count(*)::text FROM pg_policy WHERE polrelid = 'dst.items'::regclass`: "1",
+		`SELECT string_agg(citus_table_type, ',') FROM (SELECT DISTINCT citus_table_type FROM citus_tables WHERE table_name::text LIKE 'dst.%') x`: "schema",
+	} {
+		var got string
+		if err := db.QueryRowContext(ctx, q).Scan(&got); err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", q, got, err, want)
+		}
+	}
+	// The identity and the serial column go on after the copied rows.
+	var id, n int64
+	if err := db.QueryRowContext(ctx, `INSERT INTO dst.items (label) VALUES ('three') RETURNING id, n`).Scan(&id, &n); err != nil || id != 3 || n != 3 {
+		t.Errorf("insert into the clone: id %d, n %d, %v; want 3, 3", id, n, err)
+	}
+}
+
+// TestCitusCloneLeavesNoRowsOnTheCoordinator: a tenant made by clone is distributed with its rows,
+// and the coordinator keeps no copy of them on disk.
+func TestCitusCloneLeavesNoRowsOnTheCoordinator(t *testing.T) {
+	ctx := context.Background()
+	db := citusDB(t)
+	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
+	mustApply(t, e, schemaset.ApplyOptions{})
+	if _, err := db.ExecContext(ctx, `INSERT INTO sample.notes (body) SELECT md5(i::text) FROM generate_series(1, 5000) i`); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CreateTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	var rows, local int64
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM acme.notes`).Scan(&rows); err != nil || rows != 5000 {
+		t.Fatalf("acme.notes has %d rows (%v), want the reference's 5000", rows, err)
+	}
+	// The shell table on the coordinator: its own file, without Citus' routing.
+	if err := db.QueryRowContext(ctx, `SELECT pg_relation_size('acme.notes')`).Scan(&local); err != nil || local != 0 {
+		t.Errorf("the coordinator keeps %d bytes of acme.notes (%v), want 0", local, err)
+	}
+}
