@@ -29,22 +29,26 @@ var citusPoolCases = poolCases[:2]
 // checks are the same.
 
 func TestCitusEveryOperationRunsInTheContextSchema(t *testing.T) {
+	citustest.SkipUnderRace(t)
 	eachPoolCase(t, citusPoolCases, testEveryOperationRunsInTheContextSchema)
 }
 
 func TestCitusMissingSchemaNeverFallsThroughToPublic(t *testing.T) {
+	citustest.SkipUnderRace(t)
 	eachPoolCase(t, citusPoolCases, func(t *testing.T, pc poolCase) {
 		testMissingSchemaNeverFallsThroughToPublic(t, pc.dsn(t, tenantDB(t, "a")))
 	})
 }
 
 func TestCitusTransactionIsBoundToItsSchema(t *testing.T) {
+	citustest.SkipUnderRace(t)
 	eachPoolCase(t, citusPoolCases, func(t *testing.T, pc poolCase) {
 		testTransactionIsBoundToItsSchema(t, pc.dsn(t, tenantDB(t, "a", "b")))
 	})
 }
 
 func TestCitusRollbackNeverLeavesAStalePath(t *testing.T) {
+	citustest.SkipUnderRace(t)
 	eachPoolCase(t, citusPoolCases, func(t *testing.T, pc poolCase) {
 		testRollbackNeverLeavesAStalePath(t, pc.dsn(t, tenantDB(t, "a", "b")))
 	})
@@ -53,6 +57,7 @@ func TestCitusRollbackNeverLeavesAStalePath(t *testing.T) {
 // TestCitusStatementCachesNeverCrossSchemas: prepared statements, in every pgx exec mode, through
 // the coordinator, over tenants whose tables differ in type.
 func TestCitusStatementCachesNeverCrossSchemas(t *testing.T) {
+	citustest.SkipUnderRace(t)
 	eachPoolCase(t, citusPoolCases, testStatementCachesNeverCrossSchemas)
 }
 

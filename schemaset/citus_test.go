@@ -66,6 +66,7 @@ func TestCitusDetectionOnPlainPostgreSQL(t *testing.T) {
 // distributed schema on a worker, public's app tables are reference tables, and an added column
 // reaches every tenant through plan once, apply many.
 func TestCitusTenantsAreDistributed(t *testing.T) {
+	citustest.SkipUnderRace(t)
 	ctx := context.Background()
 	db := citusDB(t)
 	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
@@ -163,6 +164,7 @@ func TestCitusTenantsAreDistributed(t *testing.T) {
 // that stays on the coordinator (the engine's pgschemas_domain) is refused before anything runs,
 // with the file and line, by Citus itself; the same set applies on plain PostgreSQL.
 func TestCitusRefusesWhatADistributedSchemaCannotHold(t *testing.T) {
+	citustest.SkipUnderRace(t)
 	ctx := context.Background()
 	bad := map[string]string{"apps/tenant/hosts.sql": "-- A tenant's own hosts.\n\nCREATE TABLE hosts (\n  tenant text NOT NULL,\n" +
 		"  domain text NOT NULL,\n  folder text NOT NULL,\n  FOREIGN KEY (domain, folder) REFERENCES pgschemas_domain (domain, folder)\n);\n"}
@@ -187,6 +189,7 @@ func TestCitusRefusesWhatADistributedSchemaCannotHold(t *testing.T) {
 // citus.enable_unsafe_triggers), so a clone of a schema that has one fails, names the cause, and
 // leaves nothing.
 func TestCitusCloneRefusesATrigger(t *testing.T) {
+	citustest.SkipUnderRace(t)
 	ctx := context.Background()
 	db := citusDB(t)
 	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
@@ -306,6 +309,7 @@ func TestCitusMoveKeepsTheTenantWorking(t *testing.T) {
 // TestCitusRebalance piles the tenants on one worker, then rebalances: the tenants spread over
 // both workers, and progress was reported.
 func TestCitusRebalance(t *testing.T) {
+	citustest.SkipUnderRace(t)
 	ctx := context.Background()
 	db := citusDB(t)
 	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
@@ -382,6 +386,7 @@ func sampleConfig(t testing.TB) string { return readSample(t, "pgschemas.hcl") }
 // row level security with a policy, rows) and checks that the copy is a
 // distributed schema on a worker with each of them working through the coordinator.
 func TestCitusCloneObjects(t *testing.T) {
+	citustest.SkipUnderRace(t)
 	ctx := context.Background()
 	db := citusDB(t)
 	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})

@@ -15,6 +15,7 @@ import (
 // newCitusFixture is newFixture on a throwaway database of the Citus cluster (skipped without one).
 func newCitusFixture(t *testing.T) *fixture {
 	t.Helper()
+	citustest.SkipUnderRace(t) // the binary under test is built without the race detector
 	url := citustest.NewDatabase(t)
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "testdata"))); err != nil {

@@ -121,3 +121,14 @@ func exec(ctx context.Context, dsn, sql string) error {
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
+
+// SkipUnderRace skips a Citus test under the race detector. The Citus tests wait on the cluster
+// far more than they run Go code: those whose Go code runs concurrently (a move under writers, the
+// driver's load tests) run in both passes of .ci/run, the others in the plain pass only, which
+// keeps the cluster's share of CI short.
+func SkipUnderRace(t testing.TB) {
+	t.Helper()
+	if race {
+		t.Skip("citustest: runs without the race detector only (its Go code is sequential; the cluster does the work)")
+	}
+}
