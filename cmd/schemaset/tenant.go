@@ -13,7 +13,7 @@ import (
 func (a *app) tenantCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tenant COMMAND",
-		Short: "Create, drop and list dynamic tenants",
+		Short: "Create, drop, list and move dynamic tenants",
 		Long: `tenant manages the dynamic tenants: the rows of public.pgschemas_tenant, their domains in
 public.pgschemas_domain, and their schemas.`,
 		Example: `  schemaset tenant create acme --domain acme.example.com
