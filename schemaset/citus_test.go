@@ -304,6 +304,28 @@ func TestCitusMoveKeepsTheTenantWorking(t *testing.T) {
 	if _, err := e.MoveTenant(ctx, "acme", pl[0].Node, schemaset.MoveOptions{}); !errors.Is(err, schemaset.ErrSameNode) {
 		t.Errorf("move to its own node: %v, want ErrSameNode", err)
 	}
+	// A move waits for a running apply (it holds the apply lock exclusively): here, until its
+	// context ends, having moved nothing.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(schemaset.ApplyLockKeyForTest)); err != nil {
+		t.Fatal(err)
+	}
+	to := c.Nodes[0]
+	if pl[0].Node == to {
+		to = c.Nodes[1]
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := e.MoveTenant(wctx, "acme", to, schemaset.MoveOptions{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("move during an apply: %v, want it to wait until its context ends", err)
+	}
+	if after, _ := e.Placements(ctx, []string{"acme"}); len(after) != 1 || after[0].Node != pl[0].Node {
+		t.Errorf("a move that waited for the apply lock moved acme: %v", after)
+	}
 }
 
 // TestCitusRebalance piles the tenants on one worker, then rebalances: the tenants spread over
