@@ -314,6 +314,7 @@ func TestCitusMoveKeepsTheTenantWorking(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(schemaset.ApplyLockKeyForTest)); err != nil {
 		t.Fatal(err)
 	}
+	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock_all()`)
 	to := c.Nodes[0]
 	if pl[0].Node == to {
 		to = c.Nodes[1]
