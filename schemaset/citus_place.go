@@ -30,12 +30,13 @@ type Placement struct {
 
 // TenantStats are one tenant's counters of citus_stat_tenants.
 type TenantStats struct {
-	ReadsThisPeriod   int64   `json:"reads_this_period"`
-	ReadsLastPeriod   int64   `json:"reads_last_period"`
-	QueriesThisPeriod int64   `json:"queries_this_period"`
-	QueriesLastPeriod int64   `json:"queries_last_period"`
-	CPUSecondsThisPer float64 `json:"cpu_seconds_this_period"`
-	CPUSecondsLastPer float64 `json:"cpu_seconds_last_period"`
+	ReadsThisPeriod   int64 `json:"reads_this_period"`
+	ReadsLastPeriod   int64 `json:"reads_last_period"`
+	QueriesThisPeriod int64 `json:"queries_this_period"`
+	QueriesLastPeriod int64 `json:"queries_last_period"`
+	// CPU time of the tenant's queries, in seconds.
+	CPUThisPeriod float64 `json:"cpu_seconds_this_period"`
+	CPULastPeriod float64 `json:"cpu_seconds_last_period"`
 }
 
 // nodesOf returns the node (host:port) of each distributed schema among names, from Citus'
@@ -98,7 +99,7 @@ func (e *Engine) Placements(ctx context.Context, names []string) ([]Placement, e
 		var name string
 		var s TenantStats
 		if err := rows.Scan(&name, &s.ReadsThisPeriod, &s.ReadsLastPeriod, &s.QueriesThisPeriod, &s.QueriesLastPeriod,
-			&s.CPUSecondsThisPer, &s.CPUSecondsLastPer); err != nil {
+			&s.CPUThisPeriod, &s.CPULastPeriod); err != nil {
 			return err
 		}
 		if p := byName[name]; p != nil {

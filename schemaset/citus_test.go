@@ -15,6 +15,7 @@ import (
 	"github.com/pgschemas/pgschemas/apps"
 	"github.com/pgschemas/pgschemas/driver"
 	"github.com/pgschemas/pgschemas/internal/citustest"
+	"github.com/pgschemas/pgschemas/internal/pgtest"
 	"github.com/pgschemas/pgschemas/schemaset"
 )
 
@@ -27,6 +28,16 @@ func citusDB(t testing.TB) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// citusDSN returns the connection string of db's database: the cluster's, with its name.
+func citusDSN(t testing.TB, db *sql.DB) string {
+	t.Helper()
+	var name string
+	if err := db.QueryRow(`SELECT current_database()`).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	return pgtest.WithParams(citustest.DSN(t), "dbname", name)
 }
 
 // distributed lists the distributed schemas, sorted.
@@ -151,6 +162,27 @@ func TestCitusTenantsAreDistributed(t *testing.T) {
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM acme.notes WHERE NOT pinned`).Scan(&n); err != nil {
 		t.Errorf("query the new column through the coordinator: %v", err)
+	}
+	// Per-tenant statistics: Citus counts each tenant's queries once it tracks them.
+	if _, err := db.ExecContext(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET citus.stat_tenants_track = ''all''', current_database()); END $$`); err != nil {
+		t.Fatal(err)
+	}
+	tracked, err := sql.Open(driver.DriverName, citusDSN(t, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tracked.Close()
+	for range 3 {
+		if err := tracked.QueryRowContext(driver.WithSchema(ctx, "acme"), `SELECT count(*) FROM notes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pl, err := e2.Placements(ctx, []string{"acme", "globex"})
+	if err != nil || len(pl) != 2 {
+		t.Fatalf("Placements = %v, %v", pl, err)
+	}
+	if st := pl[0].Stats; pl[0].Schema != "acme" || st == nil || st.QueriesThisPeriod < 3 || pl[0].Bytes == 0 || !slices.Contains(c.Nodes, pl[0].Node) {
+		t.Errorf("acme's placement = %+v (stats %+v); want its node, its size and at least 3 queries", pl[0], st)
 	}
 	if err := e2.DropTenant(ctx, "globex"); err != nil {
 		t.Fatal(err)
