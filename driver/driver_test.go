@@ -21,7 +21,7 @@ import (
 // items(owner text), seeded with one row whose owner is the schema's name, and returns its DSN.
 func tenantDB(t *testing.T, schemas ...string) string {
 	t.Helper()
-	dsn := pgtest.NewDatabase(t)
+	dsn := newDatabase(t)
 	ddl := "CREATE TABLE public.items(owner text NOT NULL); INSERT INTO public.items VALUES ('public');"
 	for _, s := range schemas {
 		ddl += fmt.Sprintf(`CREATE SCHEMA %[1]q; CREATE TABLE %[1]q.items(owner text NOT NULL); INSERT INTO %[1]q.items VALUES (%[2]s);`,
@@ -463,7 +463,7 @@ func TestStatementCachesNeverCrossSchemas(t *testing.T) {
 }
 
 func testStatementCachesNeverCrossSchemas(t *testing.T, pc poolCase) {
-	dsn := pgtest.NewDatabase(t)
+	dsn := newDatabase(t)
 	admin(t, dsn, `
 		CREATE SCHEMA s_int;  CREATE TABLE s_int.items(v int);   INSERT INTO s_int.items VALUES (42);
 		CREATE SCHEMA s_text; CREATE TABLE s_text.items(v text); INSERT INTO s_text.items VALUES ('forty-two');

@@ -532,6 +532,9 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		}
 		return fail("", "", err)
 	}
+	if err := e.citusAfterPlan(ctx, tx.Tx, t, d); err != nil {
+		return fail("", "", err)
+	}
 	if err := e.record(ctx, tx.Tx, t); err != nil {
 		return fail("", "", err)
 	}

@@ -64,6 +64,9 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) erro
 		if err := e.cloneInTx(ctx, tx, src, dst); err != nil {
 			return err
 		}
+		if err := e.citusDistribute(ctx, tx, dst); err != nil {
+			return err
+		}
 		if asTenant {
 			// dst is where src was: it inherits src's record and steps, so an apply inspects it
 			// only if src was behind.
@@ -140,7 +143,7 @@ func (e *Engine) cloneInTx(ctx context.Context, tx *sql.Tx, src, dst string) err
 		}
 		cache.put(fp, script)
 	}
-	err = replayClone(ctx, tx, script, dst)
+	err = replayClone(ctx, tx, script, dst, e.onCitus())
 	if err == nil || !cached || ctx.Err() != nil || !staleName(err) {
 		return err
 	}
@@ -150,7 +153,7 @@ func (e *Engine) cloneInTx(ctx context.Context, tx *sql.Tx, src, dst string) err
 	if script, err = e.generateClone(ctx, tx, src, fp); err != nil {
 		return err
 	}
-	if err := replayClone(ctx, tx, script, dst); err != nil {
+	if err := replayClone(ctx, tx, script, dst, e.onCitus()); err != nil {
 		return err
 	}
 	cache.put(fp, script)
@@ -182,10 +185,19 @@ const cloneSavepoint = "pgschemas_clone"
 // under a savepoint. On failure it rolls back to the savepoint, so that tx stays usable, and,
 // unless the context ended, runs the statements one by one to name the one that fails, then rolls
 // back again.
-func replayClone(ctx context.Context, tx *sql.Tx, script *cloneScript, dst string) error {
+//
+// With oneByOne (on a Citus coordinator) it runs the statements one Exec each: Citus refuses a
+// multi-statement query whose INSERT ... SELECT reads a distributed schema ("cannot insert
+// multiple commands into a prepared statement", from the worker).
+func replayClone(ctx context.Context, tx *sql.Tx, script *cloneScript, dst string, oneByOne bool) error {
 	stmts := script.render(dst)
-	all := "SAVEPOINT " + cloneSavepoint + ";\n" + strings.Join(stmts, ";\n") + ";\nRELEASE SAVEPOINT " + cloneSavepoint
-	_, err := tx.ExecContext(ctx, all)
+	var err error
+	if oneByOne {
+		err = execEach(ctx, tx, append(append([]string{"SAVEPOINT " + cloneSavepoint}, stmts...), "RELEASE SAVEPOINT "+cloneSavepoint))
+	} else {
+		all := "SAVEPOINT " + cloneSavepoint + ";\n" + strings.Join(stmts, ";\n") + ";\nRELEASE SAVEPOINT " + cloneSavepoint
+		_, err = tx.ExecContext(ctx, all)
+	}
 	if err == nil {
 		return nil
 	}

@@ -81,9 +81,13 @@ type objRef struct{ class, oid uint32 }
 
 // cloneGen builds the script of one source schema.
 type cloneGen struct {
-	src   string
-	nsp   uint32
-	nodes []*cloneNode
+	src string
+	nsp uint32
+	// viaRoot copies a partition's rows through its root partitioned table: Citus refuses an
+	// INSERT ... SELECT from a distributed table into a partition ("relation ... is not
+	// distributed"), and takes it into the root, which routes each row to the same partition.
+	viaRoot bool
+	nodes   []*cloneNode
 	// made maps each object to the node that creates it; alias maps objects created along with
 	// another (a table's row type, a constraint's index) to that object.
 	made  map[objRef]*cloneNode
@@ -193,7 +197,7 @@ func (e *Engine) generateClone(ctx context.Context, tx *sql.Tx, src string, key 
 		return nil, err
 	}
 	g := &cloneGen{src: src, nsp: key.oid, made: map[objRef]*cloneNode{}, alias: map[objRef]objRef{},
-		names: map[string]bool{}, ownedSeqs: map[uint32]bool{}}
+		names: map[string]bool{}, ownedSeqs: map[uint32]bool{}, viaRoot: e.onCitus()}
 	if err := g.read(ctx, tx); err != nil {
 		return nil, fmt.Errorf("read the catalog of %q: %w", src, err)
 	}
@@ -987,10 +991,14 @@ func (g *cloneGen) makeData(rels map[uint32]*cloneRel, seqs map[uint32]*cloneSeq
 			}
 		}
 		n := g.node(phaseData, "rows of "+x.name)
+		into := x.name
+		for r := x; g.viaRoot && r.partition && rels[r.parent] != nil; r = rels[r.parent] {
+			into = rels[r.parent].name
+		}
 		if len(cols) == 0 {
-			n.add("INSERT INTO " + g.q(x.name) + " SELECT FROM ONLY " + g.from(x.name))
+			n.add("INSERT INTO " + g.q(into) + " SELECT FROM ONLY " + g.from(x.name))
 		} else {
-			n.add("INSERT INTO " + g.q(x.name) + " (" + strings.Join(cols, ", ") + ") OVERRIDING SYSTEM VALUE SELECT " +
+			n.add("INSERT INTO " + g.q(into) + " (" + strings.Join(cols, ", ") + ") OVERRIDING SYSTEM VALUE SELECT " +
 				strings.Join(vals, ", ") + " FROM ONLY " + g.from(x.name))
 		}
 		need(n, x.node)

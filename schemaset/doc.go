@@ -19,6 +19,10 @@
 // inspection (through internal/scoped) run is led by an index from the schema, never a scan of the
 // whole catalog, and the engine's transactions turn jit off, which such queries never gain from.
 //
+// On a Citus coordinator (citus.go), every schema but public is a distributed schema on a worker
+// node, public's app tables are reference tables, and MoveTenant, Rebalance and Placements place
+// the tenants; on plain PostgreSQL nothing of it runs.
+//
 // CreateTenant makes a dynamic tenant's schema in the cheapest way available: by claiming a
 // pre-cloned copy of the reference from the warm pool (dynamic { pool = N }; see FillPool), which
 // is one rename; else by cloning the reference (see Clone); else from the apps.

@@ -129,6 +129,8 @@ type Engine struct {
 	refill chan struct{}
 	// registry is set once EnsureRegistry succeeded on db (ensureRegistry).
 	registry atomic.Bool
+	// citus is what detectCitus found (citus.go); nil before it ran.
+	citus atomic.Pointer[citusState]
 }
 
 // New returns an engine for set on db. db is a database/sql pool on the pgx driver ("pgx") or on
@@ -182,6 +184,9 @@ func (e *Engine) lockApply(ctx context.Context) (func(), error) {
 func (e *Engine) ensureRegistry(ctx context.Context) error {
 	if e.registry.Load() {
 		return nil
+	}
+	if err := e.detectCitus(ctx); err != nil {
+		return err
 	}
 	if err := EnsureRegistry(ctx, e.db); err != nil {
 		return err

@@ -227,6 +227,9 @@ func (e *Engine) fillPool(ctx context.Context) (*PoolFill, error) {
 			if err := e.cloneInTx(ctx, tx, ref, name); err != nil {
 				return err
 			}
+			if err := e.citusDistribute(ctx, tx, name); err != nil {
+				return err
+			}
 			// The clone leaves the search path at name's. Anything that names a pooled schema as
 			// text would survive the claim's rename: never let it into the pool.
 			bad, err := queryStrings(ctx, tx, embeddedNameSQL, name, `\m`+PoolPrefix+`[0-9]+\M`)

@@ -61,25 +61,25 @@ func (d *desired) planFor(ctx context.Context, drv migrate.Driver, live *schema.
 func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 	start := time.Now()
 	res := Result{Target: t, Steps: sp.steps, Shared: true}
-	pre := fmt.Sprintf("SET LOCAL lock_timeout = %s;\nSET LOCAL search_path = %s", quoteLiteral(e.opts.lockTimeout()), e.searchPath(t.Schema))
-	var b strings.Builder
+	pre := []string{
+		fmt.Sprintf("SET LOCAL lock_timeout = %s", quoteLiteral(e.opts.lockTimeout())),
+		fmt.Sprintf("SET LOCAL search_path = %s", e.searchPath(t.Schema)),
+	}
 	// After an apply every step of the tenant's apps is recorded, whether it ran or was recorded
 	// as done for an app the schema did not have.
+	var script []string
 	for _, app := range e.set.AppsOf(t) {
 		a, _ := e.set.Apps.App(app)
 		for _, st := range a.Steps {
-			fmt.Fprintf(&b, "INSERT INTO public.pgschemas_step (schema_name, app, step) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING;\n",
-				quoteLiteral(t.Schema), quoteLiteral(app), quoteLiteral(st.Name))
+			script = append(script, fmt.Sprintf("INSERT INTO public.pgschemas_step (schema_name, app, step) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+				quoteLiteral(t.Schema), quoteLiteral(app), quoteLiteral(st.Name)))
 		}
 	}
 	res.Statements = sp.render(t.Schema)
-	for _, s := range res.Statements {
-		b.WriteString(s)
-		b.WriteString(";\n")
-	}
-	fmt.Fprintf(&b, "UPDATE public.pgschemas_schema_state SET fingerprint = %s, apps = %s, kind = %s, applied_at = now() WHERE schema_name = %s",
-		quoteLiteral(e.set.Fingerprint(t)), quoteLiteral(textArray(e.set.AppsOf(t))), quoteLiteral(string(t.Kind)), quoteLiteral(t.Schema))
-	err := e.replayScript(ctx, pre, sp.steps, b.String())
+	script = append(append(script, res.Statements...),
+		fmt.Sprintf("UPDATE public.pgschemas_schema_state SET fingerprint = %s, apps = %s, kind = %s, applied_at = now() WHERE schema_name = %s",
+			quoteLiteral(e.set.Fingerprint(t)), quoteLiteral(textArray(e.set.AppsOf(t))), quoteLiteral(string(t.Kind)), quoteLiteral(t.Schema)))
+	err := e.replayScript(ctx, pre, sp.steps, script)
 	res.Duration = time.Since(start)
 	if err != nil {
 		te := &TargetError{Target: t, Err: apps.WithDetail(err)}
@@ -96,7 +96,7 @@ func (e *Engine) replay(ctx context.Context, t Target, sp *sharedPlan) Result {
 
 // replayScript runs a replay in one transaction: pre (the path and the lock timeout), the steps
 // statement by statement, each checked (runStep), then the script.
-func (e *Engine) replayScript(ctx context.Context, pre string, steps []string, script string) error {
+func (e *Engine) replayScript(ctx context.Context, pre, steps, script []string) error {
 	tx, err := beginPgTx(ctx, e.db)
 	if err != nil {
 		return err
@@ -105,9 +105,9 @@ func (e *Engine) replayScript(ctx context.Context, pre string, steps []string, s
 	if err := tx.mark(ctx); err != nil {
 		return err
 	}
-	if len(steps) == 0 { // three round trips: BEGIN, the script, COMMIT
-		script = pre + ";\n" + script
-	} else if _, err := tx.ExecContext(ctx, pre); err != nil {
+	if len(steps) == 0 { // three round trips: BEGIN, the script, COMMIT (one per statement on Citus)
+		script = append(pre, script...)
+	} else if err := e.execScript(ctx, tx.Tx, pre); err != nil {
 		return err
 	}
 	for i, id := range steps {
@@ -116,7 +116,7 @@ func (e *Engine) replayScript(ctx context.Context, pre string, steps []string, s
 			return &stepError{step: id, err: err}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, script); err != nil {
+	if err := e.execScript(ctx, tx.Tx, script); err != nil {
 		return err
 	}
 	return tx.Commit()

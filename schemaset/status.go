@@ -32,6 +32,8 @@ type SchemaStatus struct {
 	State State `json:"state"`
 	// Changes are the statements an apply would run; filled only when verifying.
 	Changes []string `json:"changes,omitempty"`
+	// Node is the Citus node (host:port) that holds the schema, on a Citus coordinator (citus.go).
+	Node string `json:"node,omitempty"`
 }
 
 // Status reports each target's state from the records, in one query. With verify, it also inspects
@@ -59,6 +61,9 @@ func (e *Engine) Status(ctx context.Context, targets []Target, verify bool) ([]S
 		if verify && rec.exists {
 			inspect = append(inspect, t)
 		}
+	}
+	if err := e.citusNodes(ctx, out); err != nil {
+		return nil, err
 	}
 	if len(inspect) == 0 {
 		return out, nil

@@ -119,6 +119,9 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 			if err := e.fill(ctx, tx, t, d); err != nil {
 				return err
 			}
+			if err := e.citusDistribute(ctx, tx, name); err != nil {
+				return err
+			}
 		}
 		if err := e.record(ctx, tx, t); err != nil {
 			return err

@@ -162,6 +162,7 @@ Exit codes: 0 done; 1 failed (a schema failed or was refused, a database or conf
 	cmd.AddCommand(
 		a.applyCmd(), a.planCmd(), a.statusCmd(), a.createRefSchemaCmd(), a.tenantCmd(),
 		a.cloneCmd(), a.execCmd(), a.whowillCmd(), a.inspectCmd(), a.demoCmd(), a.poolCmd(),
+		a.rebalanceCmd(),
 	)
 	return cmd
 }

@@ -117,6 +117,11 @@ func (a *app) runApply(ctx context.Context, flags applyFlags, dryRun bool) error
 		if dryRun {
 			verb, fn = "plan", eng.Plan
 		}
+		if !flags.run.json {
+			if err := a.sayCitus(ctx, eng); err != nil {
+				return err
+			}
+		}
 		return a.report(ctx, verb, len(targets), flags.run, func(opts schemaset.ApplyOptions) (*schemaset.Report, error) {
 			return fn(ctx, targets, opts)
 		})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"text/tabwriter"
@@ -48,6 +49,8 @@ run are listed under it. status exits 0 whatever the states are.`,
 type jsonStatus struct {
 	Schemas []schemaset.SchemaStatus `json:"schemas"`
 	Totals  map[schemaset.State]int  `json:"totals"`
+	// Citus is the Citus coordinator the database is; absent on plain PostgreSQL.
+	Citus *schemaset.Citus `json:"citus,omitempty"`
 }
 
 func (a *app) runStatus(ctx context.Context, flags statusFlags) error {
@@ -64,13 +67,28 @@ func (a *app) runStatus(ctx context.Context, flags statusFlags) error {
 		for _, s := range states {
 			totals[s.State]++
 		}
+		citus, err := eng.Citus(ctx)
+		if err != nil {
+			return err
+		}
 		if flags.json {
-			return writeJSON(a.stdout, jsonStatus{Schemas: states, Totals: totals})
+			return writeJSON(a.stdout, jsonStatus{Schemas: states, Totals: totals, Citus: citus})
+		}
+		if citus != nil {
+			fmt.Fprintln(a.stdout, citus)
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SCHEMA\tKIND\tSTATE")
+		if citus != nil {
+			fmt.Fprintln(tw, "SCHEMA\tKIND\tSTATE\tNODE")
+		} else {
+			fmt.Fprintln(tw, "SCHEMA\tKIND\tSTATE")
+		}
 		for _, s := range states {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Schema, s.Kind, s.State)
+			if citus != nil {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Schema, s.Kind, s.State, cmp.Or(s.Node, "-"))
+			} else {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Schema, s.Kind, s.State)
+			}
 			for _, c := range s.Changes {
 				fmt.Fprintf(tw, "\t\t  %s\n", oneLine(c))
 			}

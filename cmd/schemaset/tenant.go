@@ -13,7 +13,7 @@ import (
 func (a *app) tenantCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tenant COMMAND",
-		Short: "Create, drop and list dynamic tenants",
+		Short: "Create, drop, list and move dynamic tenants",
 		Long: `tenant manages the dynamic tenants: the rows of public.pgschemas_tenant, their domains in
 public.pgschemas_domain, and their schemas.`,
 		Example: `  schemaset tenant create acme --domain acme.example.com
@@ -23,7 +23,7 @@ public.pgschemas_domain, and their schemas.`,
 		Args: cobra.NoArgs,
 		RunE: a.missingCommand("missing tenant command: create, drop or list"),
 	}
-	cmd.AddCommand(a.tenantCreateCmd(), a.tenantDropCmd(), a.tenantListCmd())
+	cmd.AddCommand(a.tenantCreateCmd(), a.tenantDropCmd(), a.tenantListCmd(), a.tenantMoveCmd())
 	return cmd
 }
 
@@ -120,9 +120,11 @@ func (a *app) runTenantDrop(ctx context.Context, name string, flags tenantDropFl
 
 func (a *app) tenantListCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:     "list",
-		Short:   "List the dynamic tenants, one schema name a line",
-		Long:    `list prints the schema name of each dynamic tenant, sorted, one a line.`,
+		Use:   "list",
+		Short: "List the dynamic tenants, one schema name a line",
+		Long: `list prints the schema name of each dynamic tenant, sorted, one a line. On a Citus coordinator it
+prints a table instead: each tenant's node (host:port), the size of its tables, and, when Citus tracks
+tenants (citus.stat_tenants_track = 'all'), its queries and reads in citus_stat_tenants' current period.`,
 		Example: `  schemaset tenant list`,
 		Args:    cobra.NoArgs,
 		RunE: runE(func(ctx context.Context, _ []string) error {
@@ -136,6 +138,13 @@ func (a *app) runTenantList(ctx context.Context) error {
 		names, err := eng.Tenants(ctx)
 		if err != nil {
 			return err
+		}
+		citus, err := eng.Citus(ctx)
+		if err != nil {
+			return err
+		}
+		if citus != nil {
+			return a.listPlacements(ctx, eng, names)
 		}
 		for _, n := range names {
 			fmt.Fprintln(a.stdout, n)
