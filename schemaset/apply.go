@@ -19,7 +19,7 @@ type Outcome string
 
 const (
 	// OutcomeUpToDate: the recorded fingerprint matched (or, with Verify, the diff was empty); nothing ran.
-	OutcomeUpToDate Outcome = "up to date"
+	OutcomeUpToDate Outcome = "up_to_date"
 	// OutcomeApplied: steps and changes ran and committed.
 	OutcomeApplied Outcome = "applied"
 	// OutcomePlanned: a plan was made and nothing was committed (Plan, or ApplyOptions.DryRun).

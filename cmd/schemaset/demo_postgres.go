@@ -13,6 +13,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 
+	"github.com/pgschemas/pgschemas/driver"
 	"github.com/pgschemas/pgschemas/internal/pgtest"
 )
 
@@ -77,10 +78,11 @@ Do one of:
 // the local initdb, else with testcontainers. What it starts, undo stops and removes.
 func (f postgresFinder) start(ctx context.Context, dsn string, undo *cleanups, out io.Writer) (*demoServer, error) {
 	if dsn != "" {
-		cc, err := pgx.ParseConfig(dsn)
+		cfg, err := driver.ParseConfig(dsn) // takes the pgschemas_ parameters out
 		if err != nil {
 			return nil, fmt.Errorf("--url or DATABASE_URL: %w", err)
 		}
+		cc := cfg.ConnConfig
 		return &demoServer{kind: "url", admin: cc, about: fmt.Sprintf("the server of --url or DATABASE_URL (%s:%d)", cc.Host, cc.Port)}, nil
 	}
 	bin, initdbErr := f.findBin()

@@ -343,11 +343,14 @@ func TestJSON(t *testing.T) {
 	f.edit("apps/tenant/notes.sql", "value   text NOT NULL,\n", "")
 	r := f.want(1, "apply", "--json", "--continue-on-error")
 	var doc struct {
-		Command string
-		OK      bool
-		Results []struct {
-			Schema, Kind, Outcome, Error string
-			Destructive                  []string
+		Command  string
+		OK       bool
+		ExitCode int `json:"exit_code"`
+		Error    *struct{ Message string }
+		Results  []struct {
+			Schema, Kind, Outcome string
+			Error                 *struct{ Message, Schema string }
+			Destructive           []string
 		}
 		Totals map[string]int
 	}
@@ -357,35 +360,38 @@ func TestJSON(t *testing.T) {
 	outcomes := map[string]string{}
 	for _, res := range doc.Results {
 		outcomes[res.Schema] = res.Outcome
-		if res.Outcome == "refused" && !strings.Contains(res.Error, "settings.value") {
-			t.Errorf("%s: error %q does not name the column", res.Schema, res.Error)
+		if res.Outcome == "refused" && (res.Error == nil || !strings.Contains(res.Error.Message, "settings.value") || res.Error.Schema != res.Schema) {
+			t.Errorf("%s: error %+v does not name the schema and the column", res.Schema, res.Error)
 		}
 	}
-	want := map[string]string{"public": "up to date", "www": "up to date", "blog": "up to date",
+	want := map[string]string{"public": "up_to_date", "www": "up_to_date", "blog": "up_to_date",
 		"sample": "refused", "acme": "refused", "globex": "refused"}
-	if doc.Command != "apply" || doc.OK || !mapsEqual(outcomes, want) {
-		t.Errorf("apply --json: command %q, ok %v, outcomes %v; want %v", doc.Command, doc.OK, outcomes, want)
+	if doc.Command != "apply" || doc.OK || doc.ExitCode != 1 || doc.Error == nil || !mapsEqual(outcomes, want) {
+		t.Errorf("apply --json: command %q, ok %v, exit code %d, error %v, outcomes %v; want %v", doc.Command, doc.OK, doc.ExitCode, doc.Error, outcomes, want)
 	}
 	if doc.Totals["schemas"] != 6 || doc.Totals["refused"] != 3 || doc.Totals["up_to_date"] != 3 {
 		t.Errorf("totals = %v", doc.Totals)
 	}
+	// Failures are still on stderr.
+	wantContains(t, "apply --json stderr", r.stderr, `error: reference "sample"`)
 
 	r = f.ok("plan", "--json", "--allow-destructive", "--dynamic")
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatalf("plan --json: %v\n%s", err, r.stdout)
 	}
-	if doc.Totals["planned"] != 2 || len(doc.Results) != 2 || doc.Results[0].Outcome != "planned" {
+	if doc.Totals["planned"] != 2 || len(doc.Results) != 2 || doc.Results[0].Outcome != "planned" || !doc.OK || doc.Error != nil {
 		t.Errorf("plan --json: %+v", doc)
 	}
 
 	var st struct {
+		Command string
 		Schemas []struct{ Schema, State string }
 		Totals  map[string]int
 	}
 	if err := json.Unmarshal([]byte(f.ok("status", "--json").stdout), &st); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Schemas) != 6 || st.Totals["pending"] != 3 || st.Totals["up to date"] != 3 {
+	if st.Command != "status" || len(st.Schemas) != 6 || st.Totals["pending"] != 3 || st.Totals["up_to_date"] != 3 || st.Schemas[0].State != "up_to_date" {
 		t.Errorf("status --json: %+v", st)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -73,13 +74,21 @@ func (a *app) runTenantCreate(ctx context.Context, name string, flags tenantCrea
 		if err := eng.CreateTenant(ctx, name, domains...); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "created tenant %q", name)
-		if len(flags.domains) > 0 {
-			fmt.Fprintf(a.stdout, " (domains: %s)", strings.Join(flags.domains, ", "))
-		}
-		fmt.Fprintln(a.stdout)
-		return nil
+		return a.emit(jsonTenant{Tenant: name, Domains: flags.domains}, func(w io.Writer) error {
+			fmt.Fprintf(w, "created tenant %q", name)
+			if len(flags.domains) > 0 {
+				fmt.Fprintf(w, " (domains: %s)", strings.Join(flags.domains, ", "))
+			}
+			_, err := fmt.Fprintln(w)
+			return err
+		})
 	})
+}
+
+// jsonTenant is the --json data of tenant create and tenant drop.
+type jsonTenant struct {
+	Tenant  string   `json:"tenant"`
+	Domains []string `json:"domains,omitempty"`
 }
 
 // tenantDropFlags are the flags of tenant drop.
@@ -113,8 +122,10 @@ func (a *app) runTenantDrop(ctx context.Context, name string, flags tenantDropFl
 		if err := eng.DropTenant(ctx, name); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "dropped tenant %q\n", name)
-		return nil
+		return a.emit(jsonTenant{Tenant: name}, func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "dropped tenant %q\n", name)
+			return err
+		})
 	})
 }
 
@@ -137,10 +148,14 @@ func (a *app) runTenantList(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, n := range names {
-			fmt.Fprintln(a.stdout, n)
-		}
-		return nil
+		return a.emit(struct {
+			Tenants []string `json:"tenants"`
+		}{append([]string{}, names...)}, func(w io.Writer) error {
+			for _, n := range names {
+				fmt.Fprintln(w, n)
+			}
+			return nil
+		})
 	})
 }
 
@@ -177,7 +192,13 @@ func (a *app) runClone(ctx context.Context, src, dst string, flags cloneFlags) e
 		if err := eng.Clone(ctx, src, dst, flags.tenant); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "cloned %q to %q\n", src, dst)
-		return nil
+		return a.emit(struct {
+			Source string `json:"source"`
+			Target string `json:"target"`
+			Tenant bool   `json:"tenant"`
+		}{src, dst, flags.tenant}, func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "cloned %q to %q\n", src, dst)
+			return err
+		})
 	})
 }
