@@ -193,7 +193,7 @@ func (e *Engine) ensureRegistry(ctx context.Context) error {
 // lockShared takes the apply lock shared for the rest of tx.
 func lockShared(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1)", int64(applyLockKey)); err != nil {
-		return fmt.Errorf("schemaset: wait for a running apply: %w", err)
+		return fmt.Errorf("schemaset: take the apply lock (shared): %w", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -69,6 +70,10 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && !a.json {
+		// A bad flag stops the parse before a later --json is read; the envelope is still owed.
+		a.json = slices.Contains(flagArgs(args), "--json")
+	}
 	code, err := a.outcome(cmd, err)
 	if a.json {
 		out := a.jsonOut
@@ -115,6 +120,14 @@ func (a *app) outcome(cmd *cobra.Command, err error) (int, error) {
 		return ee.code, fmt.Errorf("%s failed", commandName(cmd))
 	}
 	return ee.code, ee.err
+}
+
+// flagArgs returns args up to "--", after which none is a flag.
+func flagArgs(args []string) []string {
+	if i := slices.Index(args, "--"); i >= 0 {
+		return args[:i]
+	}
+	return args
 }
 
 // commandName is cmd's path without the program's name: "tenant create".

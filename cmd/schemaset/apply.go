@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -152,7 +153,7 @@ func (a *app) report(ctx context.Context, verb string, n int, flags runFlags, fn
 			}
 		}
 	}
-	if rep.Pool != nil && rep.Pool.Err != nil {
+	if rep.Pool != nil && rep.Pool.Err != nil && !(interruptedBy(ctx) != 0 && errors.Is(rep.Pool.Err, context.Canceled)) {
 		a.printError(rep.Pool.Err)
 	}
 	if err := a.emit(newJSONReport(rep, took), func(w io.Writer) error {

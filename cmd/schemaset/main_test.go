@@ -43,7 +43,9 @@ func binary(t testing.TB) string {
 	t.Helper()
 	build.once.Do(func() {
 		path := filepath.Join(binDir, "schemaset")
-		out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+		// -buildvcs=auto: stamp the VCS revision where it can (version reports it), whatever
+		// GOFLAGS says.
+		out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", path, ".").CombinedOutput()
 		if err != nil {
 			build.err = fmt.Errorf("go build: %v\n%s", err, out)
 			return

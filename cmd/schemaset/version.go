@@ -28,9 +28,14 @@ type versionInfo struct {
 
 // readVersion reads the build info of the running binary.
 func readVersion() versionInfo {
+	bi, _ := debug.ReadBuildInfo()
+	return newVersionInfo(bi)
+}
+
+// newVersionInfo reads bi, nil when the binary has none.
+func newVersionInfo(bi *debug.BuildInfo) versionInfo {
 	v := versionInfo{Version: "(unknown)", Go: runtime.Version()}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
+	if bi == nil {
 		return v
 	}
 	v.Module, v.Version, v.Go = bi.Main.Path, bi.Main.Version, bi.GoVersion
