@@ -350,25 +350,13 @@ func TestDatabaseURLParams(t *testing.T) {
 	}
 }
 
-// runEnv runs the binary with env added to an environment without DATABASE_URL.
+// runEnv runs the binary with env added to an environment without DATABASE_URL and without the
+// libpq variables (PG...).
 func runEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary(t), args...)
-	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
+	return runIn(t, append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "DATABASE_URL=") || strings.HasPrefix(kv, "PG")
-	}), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return res
+	}), env...), args...)
 }
 
 // TestInterrupt sends SIGINT to a command blocked on a lock that the test holds: it must exit 130

@@ -102,8 +102,14 @@ func (f *fixture) run(args ...string) result {
 // runBinary runs the binary with args and an environment without DATABASE_URL.
 func runBinary(t *testing.T, args ...string) result {
 	t.Helper()
+	return runIn(t, slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DATABASE_URL=") }), args...)
+}
+
+// runIn runs the binary with args in the environment env.
+func runIn(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DATABASE_URL=") })
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
