@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgschemas/pgschemas/internal/pgcluster"
 	"github.com/pgschemas/pgschemas/internal/pgtest"
 )
 
@@ -86,7 +87,7 @@ func TestDemoInitdb(t *testing.T) {
 	t.Parallel()
 	_, err := defaultPostgresFinder(os.Getenv).findBin()
 	if err == nil {
-		_, err = pgtest.ServerUser()
+		_, err = pgcluster.ServerUser()
 	}
 	switch {
 	case err != nil && os.Getenv("CI") == "true":
