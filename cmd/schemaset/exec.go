@@ -235,12 +235,20 @@ func (a *app) inspectCmd() *cobra.Command {
 	var flags inspectFlags
 	cmd := &cobra.Command{
 		Use:   "inspect -s SCHEMA",
-		Short: "Print a live schema as Atlas HCL",
-		Long: `inspect reads one schema from the database and prints it as Atlas HCL, the format of an app's *.hcl
-files, without the engine's own tables. SCHEMA is a schema of the set, a domain[/folder] of a tenant,
-or any other schema of the database.`,
-		Example: `  schemaset inspect -s sample > apps/tenant/schema.hcl
-  schemaset inspect -s acme.example.com`,
+		Short: "Print a live schema as an app's HCL",
+		Long: `inspect reads one schema from the database and prints it as an app's *.hcl file (Atlas HCL), without
+the engine's own tables: its tables, with their columns, keys, indexes, checks and foreign keys (those
+to public written as table.public.NAME), and its enums, naming no schema. Saved in an app folder and
+given to the schema in pgschemas.hcl instead of its apps, it loads back as the same tables: apply then
+changes nothing. SCHEMA is a schema of the set, a domain[/folder] of a tenant, or any other schema of
+the database.
+
+An app holds what the engine manages, tables and enums; views, materialized views, functions,
+procedures, triggers and domains are left out, each named in a warning on stderr (and in "unmanaged"
+with --json). An apply neither creates nor drops them.`,
+		Example: `  mkdir apps/tenant && schemaset inspect -s sample > apps/tenant/schema.hcl
+  schemaset inspect -s acme.example.com
+  schemaset inspect -s sample --json`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(ctx context.Context, _ []string) error {
 			return a.runInspect(ctx, flags)
@@ -265,10 +273,19 @@ func (a *app) runInspect(ctx context.Context, flags inspectFlags) error {
 		if err != nil {
 			return err
 		}
+		unmanaged, err := eng.Unmanaged(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, u := range unmanaged {
+			fmt.Fprintf(a.stderr, "warning: %s of %q is not in the app: an app holds tables and enums, which the engine manages; an apply leaves the %s as it is\n",
+				u, name, strings.Fields(u)[0])
+		}
 		return a.emit(struct {
-			Schema string `json:"schema"`
-			HCL    string `json:"hcl"`
-		}{name, string(hcl)}, func(w io.Writer) error {
+			Schema    string   `json:"schema"`
+			HCL       string   `json:"hcl"`
+			Unmanaged []string `json:"unmanaged"`
+		}{name, string(hcl), append([]string{}, unmanaged...)}, func(w io.Writer) error {
 			_, err := w.Write(hcl)
 			return err
 		})
