@@ -525,3 +525,20 @@ dynamic {
 		t.Errorf("fresh has tables %v, want %v", got, want)
 	}
 }
+
+// TestNoContainerLibrary: the CLI imports no container library, so that "go get -tool" of it adds
+// none to a user's go.mod (the demo runs its container with the docker command).
+func TestNoContainerLibrary(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, bad := range []string{"testcontainers", "docker", "moby", "containerd", "/internal/pgtest"} {
+			if strings.Contains(pkg, bad) {
+				t.Errorf("cmd/schemaset imports %s", pkg)
+			}
+		}
+	}
+}
