@@ -204,9 +204,10 @@ func (a *app) runDemo(ctx context.Context, flags demoFlags, finder postgresFinde
 	})
 
 	a.printDemoUsage(links, srv, cc, port)
+	ready := demoReady{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, Server: srv.kind,
+		Database: cc.Database, DataDir: srv.dataDir, PostgresPID: srv.pid}
+	_ = a.emit(ready, nil) // under --json, the envelope written on exit says what the demo served
 	if flags.readyFile != "" {
-		ready := demoReady{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, Server: srv.kind,
-			Database: cc.Database, DataDir: srv.dataDir, PostgresPID: srv.pid}
 		if err := writeReadyFile(flags.readyFile, ready); err != nil {
 			return err
 		}

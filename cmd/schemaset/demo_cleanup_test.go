@@ -108,43 +108,10 @@ func (p *pipeReader) String() string {
 	return p.buf.String()
 }
 
-// TestDemoPipeClosed: "demo | tee log", then Ctrl-C, kills tee with the demo; the demo's output
-// pipe is then closed while it cleans up, and it must still drop its database and, in throwaway
-// mode, stop its server and remove its folder. A pipe that closes without a signal stops it too.
+// TestDemoPipeClosed: a demo whose output pipe closes without a signal stops and cleans up. (The
+// pipe closed by Ctrl-C, in throwaway mode, is in TestDemoLeftovers.)
 func TestDemoPipeClosed(t *testing.T) {
 	t.Parallel()
-	t.Run("throwaway server, then Ctrl-C", func(t *testing.T) {
-		t.Parallel()
-		if _, err := defaultPostgresFinder(os.Getenv).findBin(); err != nil && os.Getenv("CI") != "true" {
-			t.Skipf("the throwaway mode needs PostgreSQL's server programs: %v", err)
-		}
-		p, w := newPipe(t)
-		d := startDemoOut(t, nil, w)
-		if d.ready.Server != "initdb" {
-			t.Fatalf("ready file = %+v, want the throwaway server", d.ready)
-		}
-		p.close() // tee is gone
-		if err := d.cmd.Process.Signal(os.Interrupt); err != nil {
-			t.Fatal(err)
-		}
-		d.exitedWithin(time.Minute, "SIGINT")
-		if _, err := os.Stat(d.ready.DataDir); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("the throwaway server's folder %s is still there (stat: %v)\n%s", d.ready.DataDir, err, d.output())
-		}
-		for deadline := time.Now().Add(10 * time.Second); processAlive(d.ready.PostgresPID); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Errorf("the throwaway server's postmaster %d still runs after the demo stopped", d.ready.PostgresPID)
-				break
-			}
-		}
-		var ws syscall.WaitStatus
-		if st, ok := d.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
-			ws = st
-		}
-		if ws.Signaled() {
-			t.Errorf("the demo died of %v instead of cleaning up", ws.Signal())
-		}
-	})
 	t.Run("url, the pipe closes alone", func(t *testing.T) {
 		t.Parallel()
 		p, w := newPipe(t)
@@ -205,19 +172,41 @@ func TestDemoLeftovers(t *testing.T) {
 		if !processAlive(killed.ready.PostgresPID) {
 			t.Fatalf("the killed demo's server %d is gone already: nothing to test", killed.ready.PostgresPID)
 		}
-		next := startDemo(t, nil)
+		// The next demo runs as "demo | tee log": its output is a pipe.
+		p, w := newPipe(t)
+		next := startDemoOut(t, nil, w)
 		if _, err := os.Stat(killed.ready.DataDir); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("the killed demo's folder %s is still there (stat: %v)\n%s", killed.ready.DataDir, err, next.stdout.String())
+			t.Errorf("the killed demo's folder %s is still there (stat: %v)\n%s", killed.ready.DataDir, err, p.String())
 		}
-		for deadline := time.Now().Add(10 * time.Second); processAlive(killed.ready.PostgresPID); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Errorf("the killed demo's server %d still runs after the next demo started", killed.ready.PostgresPID)
-				break
-			}
+		serverGone(t, killed.ready.PostgresPID, "after the next demo started")
+		wantContains(t, "the next demo's stdout", p.String(), "removed "+killed.ready.DataDir+" and stopped its server")
+
+		// Ctrl-C on "demo | tee log" kills tee too: the demo's output pipe is closed while it
+		// cleans up, and it must still stop its server and remove its folder.
+		p.close()
+		if err := next.cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
 		}
-		wantContains(t, "the next demo's stdout", next.stdout.String(), "removed "+killed.ready.DataDir+" and stopped its server")
-		next.stop()
+		next.exitedWithin(time.Minute, "SIGINT")
+		if ws, ok := next.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			t.Errorf("the demo died of %v instead of cleaning up", ws.Signal())
+		}
+		if _, err := os.Stat(next.ready.DataDir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the throwaway server's folder %s is still there (stat: %v)\n%s", next.ready.DataDir, err, next.output())
+		}
+		serverGone(t, next.ready.PostgresPID, "after the demo stopped")
 	})
+}
+
+// serverGone fails the test unless the postmaster pid exits within 10 seconds.
+func serverGone(t *testing.T, pid int, when string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); processAlive(pid); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("the throwaway server's postmaster %d still runs %s", pid, when)
+			return
+		}
+	}
 }
 
 // TestDemoLeftoverNames: only names of this machine whose process is gone are leftovers.
