@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -331,7 +332,10 @@ func TestInspect(t *testing.T) {
 	if strings.Contains(r.stdout, "pgschemas_") {
 		t.Errorf("inspect shows the engine's tables:\n%s", r.stdout)
 	}
-	wantContains(t, "inspect by domain", f.ok("inspect", "-s", "acme.example.test").stdout, `schema "acme"`, `table "notes"`)
+	r = f.ok("inspect", "-s", "acme.example.test", "--json")
+	if e := parseEnvelope(t, r); e.raw["schema"] != "acme" || !strings.Contains(fmt.Sprint(e.raw["hcl"]), `table "notes"`) {
+		t.Errorf("inspect by domain: %s", e.text)
+	}
 	r = f.want(1, "inspect", "-s", "nope")
 	wantContains(t, "stderr", r.stderr, `"nope"`)
 }
