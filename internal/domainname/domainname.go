@@ -67,7 +67,7 @@ func Host(s string) (string, error) {
 	case strings.Contains(s, "://"):
 		return fail("has a scheme: write the host name only")
 	case strings.ContainsRune(s, '/'):
-		return fail("has a path: write the host name only (a folder goes after it as HOST/FOLDER)")
+		return fail("has a path: write the host name only")
 	case strings.ContainsRune(s, ':'):
 		return fail("has a port or is an IPv6 address: write the host name only")
 	case strings.ContainsRune(s, '*'):
