@@ -37,6 +37,10 @@ func TestEngineChangesReachRouters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	mustAdd := func(_ schemaset.TenantDomain, err error) {
+		t.Helper()
+		must(err)
+	}
 	must(e.CreateTenant(ctx, "acme", schemaset.Domain{Domain: "acme.test"}))
 	must(e.CreateTenant(ctx, "bare"))
 
@@ -63,9 +67,9 @@ func TestEngineChangesReachRouters(t *testing.T) {
 	names("before", "acme2", false)
 	names("before", "bare2", false)
 
-	must(e.AddDomain(ctx, "acme", schemaset.Domain{Domain: "new.test"}))
+	mustAdd(e.AddDomain(ctx, "acme", schemaset.Domain{Domain: "new.test"}))
 	routes("added", "new.test", "/", "acme", "acme.test")
-	must(e.AddDomain(ctx, "acme", schemaset.Domain{Domain: "Ünicode.test", Primary: true}))
+	mustAdd(e.AddDomain(ctx, "acme", schemaset.Domain{Domain: "Ünicode.test", Primary: true}))
 	routes("added in Unicode", "xn--nicode-2ya.test", "/", "acme", "xn--nicode-2ya.test")
 	routes("requested in Unicode", "ünicode.test", "/", "acme", "xn--nicode-2ya.test")
 	routes("primary changed", "acme.test", "/", "acme", "xn--nicode-2ya.test")

@@ -151,9 +151,9 @@ func (e *Engine) lockTenantRow(ctx context.Context, tx *sql.Tx, name string, upd
 // stored form (ErrInvalidDomain); a host and folder that already route somewhere, or a host of a
 // static tenant, are refused with ErrDomainTaken, which names the owner. With d.Primary, or when
 // the tenant has no primary domain yet, d becomes its primary domain (the previous one stays, as
-// a plain domain). A primary domain cannot also redirect to the primary. The routers of every
-// process (resolve, through LISTEN) see the change within a second.
-func (e *Engine) AddDomain(ctx context.Context, tenant string, d Domain) error {
+// a plain domain). A primary domain cannot also redirect to the primary. It returns the row as
+// stored. The routers of every process (resolve, through LISTEN) see the change within a second.
+func (e *Engine) AddDomain(ctx context.Context, tenant string, d Domain) (TenantDomain, error) {
 	start := time.Now()
 	nd, err := d.normalized()
 	if err == nil && nd.Primary && nd.RedirectToPrimary {
@@ -185,9 +185,9 @@ func (e *Engine) AddDomain(ctx context.Context, tenant string, d Domain) error {
 	}
 	e.event(start, Event{Kind: EventDomainChanged, Op: OpAddDomain, Schema: tenant, SchemaKind: KindDynamic, Domain: nd.String()}, err)
 	if err != nil {
-		return fmt.Errorf("schemaset: add domain %s to %q: %w", d, tenant, err)
+		return TenantDomain{}, fmt.Errorf("schemaset: add domain %s to %q: %w", d, tenant, err)
 	}
-	return nil
+	return TenantDomain{Tenant: tenant, Domain: nd}, nil
 }
 
 // RemoveDomain removes the row of d's host and folder from the domain table and returns it. When

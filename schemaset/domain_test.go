@@ -65,7 +65,7 @@ func TestDomainValidationAtEveryEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range badDomains {
-		err := e.AddDomain(ctx, "acme", c.d)
+		_, err := e.AddDomain(ctx, "acme", c.d)
 		if !errors.Is(err, schemaset.ErrInvalidDomain) || !strings.Contains(err.Error(), c.rule) {
 			t.Errorf("AddDomain(%q, %q) = %v; want ErrInvalidDomain saying %q", c.d.Domain, c.d.Folder, err, c.rule)
 		}
@@ -108,10 +108,14 @@ func TestDomainOperations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(e.AddDomain(ctx, "acme", schemaset.Domain{Domain: "Ünicode.test"}))
-	must(e.AddDomain(ctx, "acme", schemaset.Domain{Domain: "shared.test", Folder: "acme", RedirectToPrimary: true}))
-	must(e.AddDomain(ctx, "globex", schemaset.Domain{Domain: "shared.test", Folder: "globex"}))
-	must(e.AddDomain(ctx, "globex", schemaset.Domain{Domain: "globex.test", Primary: true}))
+	mustAdd := func(_ schemaset.TenantDomain, err error) {
+		t.Helper()
+		must(err)
+	}
+	mustAdd(e.AddDomain(ctx, "acme", schemaset.Domain{Domain: "Ünicode.test"}))
+	mustAdd(e.AddDomain(ctx, "acme", schemaset.Domain{Domain: "shared.test", Folder: "acme", RedirectToPrimary: true}))
+	mustAdd(e.AddDomain(ctx, "globex", schemaset.Domain{Domain: "shared.test", Folder: "globex"}))
+	mustAdd(e.AddDomain(ctx, "globex", schemaset.Domain{Domain: "globex.test", Primary: true}))
 
 	got, err := e.Domains(ctx, "")
 	must(err)
@@ -147,7 +151,7 @@ func TestDomainOperations(t *testing.T) {
 		{"sample", schemaset.Domain{Domain: "free.test"}, schemaset.ErrNotTenant, `reference`},
 		{"acme", schemaset.Domain{Domain: "free.test", Primary: true, RedirectToPrimary: true}, schemaset.ErrInvalidDomain, "cannot be the primary domain and redirect"},
 	} {
-		err := e.AddDomain(ctx, c.tenant, c.d)
+		_, err := e.AddDomain(ctx, c.tenant, c.d)
 		if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("AddDomain(%s, %s) = %v; want %v saying %s", c.tenant, c.d, err, c.is, c.says)
 		}
@@ -167,7 +171,7 @@ func TestDomainOperations(t *testing.T) {
 		t.Errorf("acme's primary = %q", got)
 	}
 	// A domain added with Primary takes the primary over.
-	must(e.AddDomain(ctx, "acme", schemaset.Domain{Domain: "acme.test", Primary: true}))
+	mustAdd(e.AddDomain(ctx, "acme", schemaset.Domain{Domain: "acme.test", Primary: true}))
 	if got := strs(t, db, `SELECT domain FROM pgschemas_domain WHERE tenant = 'acme' AND is_primary`); !slices.Equal(got, []string{"acme.test"}) {
 		t.Errorf("acme's primary after adding one = %q", got)
 	}
@@ -187,7 +191,7 @@ func TestDomainOperations(t *testing.T) {
 	if _, err := e.RemoveDomain(ctx, schemaset.Domain{Domain: "globex.test"}); err != nil {
 		t.Fatal(err)
 	}
-	must(e.AddDomain(ctx, "globex", schemaset.Domain{Domain: "globex2.test"}))
+	mustAdd(e.AddDomain(ctx, "globex", schemaset.Domain{Domain: "globex2.test"}))
 	if got := strs(t, db, `SELECT domain FROM pgschemas_domain WHERE tenant = 'globex' AND is_primary`); !slices.Equal(got, []string{"globex2.test"}) {
 		t.Errorf("globex's primary = %q, want the domain added after the primary was removed", got)
 	}
