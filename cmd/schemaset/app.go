@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -34,8 +33,9 @@ type app struct {
 	// terminal reports whether stderr is a terminal, where a progress bar may be drawn.
 	terminal bool
 
-	config string // --config
-	url    string // --url; empty means $DATABASE_URL, else the libpq environment
+	config    string // --config
+	url       string // --url; empty means $DATABASE_URL, else the libpq environment
+	logFormat string // --log-format: "", text or json (logging.go)
 }
 
 // run runs the CLI with args (without the program name) and returns the exit code.
@@ -156,11 +156,12 @@ Exit codes: 0 done; 1 failed (a schema failed or was refused, a database or conf
 	}
 	cmd.PersistentFlags().StringVar(&a.config, "config", "./"+defaultFile, "the set's config file; its apps folder is relative to it")
 	cmd.PersistentFlags().StringVar(&a.url, "url", "", "database connection string (default $DATABASE_URL, else the libpq environment)")
+	cmd.PersistentFlags().StringVar(&a.logFormat, "log-format", "", "log the engine's events (tenants created, dropped, renamed, domains changed, schemas applied or failed) to stderr as text or json")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
 	cmd.AddCommand(
-		a.applyCmd(), a.planCmd(), a.statusCmd(), a.createRefSchemaCmd(), a.tenantCmd(),
+		a.applyCmd(), a.planCmd(), a.statusCmd(), a.createRefSchemaCmd(), a.tenantCmd(), a.domainCmd(),
 		a.cloneCmd(), a.execCmd(), a.whowillCmd(), a.inspectCmd(), a.demoCmd(), a.poolCmd(),
 	)
 	return cmd
@@ -178,6 +179,9 @@ func (a *app) dsn() string {
 // open loads the set and connects to the database, for an engine with opts and a logger to
 // stderr. The returned func closes the database.
 func (a *app) open(ctx context.Context, opts schemaset.Options) (*schemaset.Engine, func(), error) {
+	if err := a.checkLogFormat(); err != nil {
+		return nil, nil, err
+	}
 	set, err := schemaset.LoadFile(a.config)
 	if err != nil {
 		return nil, nil, err
@@ -190,15 +194,7 @@ func (a *app) open(ctx context.Context, opts schemaset.Options) (*schemaset.Engi
 		db.Close()
 		return nil, nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, attr slog.Attr) slog.Attr {
-			if len(groups) == 0 && attr.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return attr
-		},
-	}))
-	opts.Logger = logger
+	a.engineLogging(&opts)
 	// Never more connections than the workers and the lock: the server is shared with live traffic.
 	db.SetMaxOpenConns(opts.Connections())
 	eng := schemaset.New(set, db, opts)

@@ -13,17 +13,18 @@ import (
 func (a *app) tenantCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tenant COMMAND",
-		Short: "Create, drop and list dynamic tenants",
+		Short: "Create, drop, rename and list dynamic tenants",
 		Long: `tenant manages the dynamic tenants: the rows of public.pgschemas_tenant, their domains in
 public.pgschemas_domain, and their schemas.`,
 		Example: `  schemaset tenant create acme --domain acme.example.com
   schemaset tenant create globex --domain shared.example.com/globex
-  schemaset tenant list
+  schemaset tenant list --stats
+  schemaset tenant rename acme acme_corp
   schemaset tenant drop acme --yes`,
 		Args: cobra.NoArgs,
-		RunE: a.missingCommand("missing tenant command: create, drop or list"),
+		RunE: a.missingCommand("missing tenant command: create, drop, rename or list"),
 	}
-	cmd.AddCommand(a.tenantCreateCmd(), a.tenantDropCmd(), a.tenantListCmd())
+	cmd.AddCommand(a.tenantCreateCmd(), a.tenantDropCmd(), a.tenantRenameCmd(), a.tenantListCmd())
 	return cmd
 }
 
@@ -47,8 +48,8 @@ apps. On failure, or when interrupted, nothing is left behind.
 
 NAME is the tenant's schema name: a letter or underscore, then letters, digits or underscores, at most
 63 in all; not pg_..., not pgschemas_..., and not public, a static tenant or the reference (ignoring case).
-Each --domain routes a host, or a host and the first folder of the path, to the tenant; the first one
-is the tenant's primary domain.`,
+Names are unique ignoring case. Each --domain routes a host, or a host and the first folder of the path,
+to the tenant (written and checked as for "domain add"); the first one is the tenant's primary domain.`,
 		Example: `  schemaset tenant create acme --domain acme.example.com
   schemaset tenant create globex --domain shared.example.com/globex --domain globex.example.com`,
 		Args: exactArgs("NAME"),
@@ -114,32 +115,6 @@ func (a *app) runTenantDrop(ctx context.Context, name string, flags tenantDropFl
 			return err
 		}
 		fmt.Fprintf(a.stdout, "dropped tenant %q\n", name)
-		return nil
-	})
-}
-
-func (a *app) tenantListCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "list",
-		Short:   "List the dynamic tenants, one schema name a line",
-		Long:    `list prints the schema name of each dynamic tenant, sorted, one a line.`,
-		Example: `  schemaset tenant list`,
-		Args:    cobra.NoArgs,
-		RunE: runE(func(ctx context.Context, _ []string) error {
-			return a.runTenantList(ctx)
-		}),
-	}
-}
-
-func (a *app) runTenantList(ctx context.Context) error {
-	return a.withEngine(ctx, 0, func(eng *schemaset.Engine) error {
-		names, err := eng.Tenants(ctx)
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			fmt.Fprintln(a.stdout, n)
-		}
 		return nil
 	})
 }
