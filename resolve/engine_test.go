@@ -93,3 +93,20 @@ func TestEngineChangesReachRouters(t *testing.T) {
 	must(e.DropTenant(ctx, "acme2"))
 	routes("dropped", "acme.test", "/", "none", "")
 }
+
+// TestStaticUnicodeDomain: a static domain written in Unicode in the config routes requests for
+// its punycode form, as browsers send it, and for its Unicode form, in any case.
+func TestStaticUnicodeDomain(t *testing.T) {
+	cfg := &schemaset.Config{Static: []schemaset.Static{{Name: "shop", Domains: []string{"Bücher.test"}}}}
+	r, err := New(cfg, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, host := range []string{"xn--bcher-kva.test", "bücher.test", "BÜCHER.TEST:8080"} {
+		got, _, err := r.Resolve(context.Background(), host, "/")
+		if err != nil || got.Schema != "shop" || got.Domain != "xn--bcher-kva.test" || got.PrimaryDomain != "xn--bcher-kva.test" {
+			t.Errorf("Resolve(%q) = %+v, %v; want shop on xn--bcher-kva.test", host, got, err)
+		}
+	}
+}
