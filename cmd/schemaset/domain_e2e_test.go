@@ -66,6 +66,9 @@ func TestDomainCommands(t *testing.T) {
 	wantContains(t, "domain add", f.ok("domain", "add", "acme", "Ünicode.example.test").stdout,
 		`added domain xn--nicode-2ya.example.test to tenant "acme"`+"\n")
 	res.routes("added in Unicode", "ünicode.example.test", "/", "acme")
+	if got := f.ok("whowill", "-s", "ÜNICODE.example.test").stdout; got != "acme  dynamic\n" {
+		t.Errorf("whowill -s by a Unicode domain = %q", got)
+	}
 
 	var row struct {
 		Command, Tenant, Domain, Folder string
