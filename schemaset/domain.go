@@ -30,11 +30,11 @@ type Domain struct {
 	Domain string `json:"domain"`
 	// Folder is the first path segment, without slashes; empty for none. It holds letters,
 	// digits, '-', '.', '_' and '~', and is neither "." nor "..".
-	Folder string `json:"folder,omitempty"`
+	Folder string `json:"folder"`
 	// Primary marks the domain that URLs are built on; a tenant has at most one.
-	Primary bool `json:"primary,omitempty"`
+	Primary bool `json:"primary"`
 	// RedirectToPrimary makes requests on this domain redirect (301) to the primary one.
-	RedirectToPrimary bool `json:"redirect_to_primary,omitempty"`
+	RedirectToPrimary bool `json:"redirect_to_primary"`
 }
 
 // ParseDomain parses "host" or "host/folder", as the CLI's --domain flag takes it, into its stored

@@ -116,7 +116,8 @@ func TestDomainCommands(t *testing.T) {
 		Domains []map[string]any
 	}
 	if err := json.Unmarshal([]byte(f.ok("domain", "list", "globex", "--json").stdout), &list); err != nil ||
-		list.Command != "domain list" || len(list.Domains) != 1 || list.Domains[0]["tenant"] != "globex" || list.Domains[0]["folder"] != "globex" {
+		list.Command != "domain list" || len(list.Domains) != 1 || list.Domains[0]["tenant"] != "globex" || list.Domains[0]["folder"] != "globex" ||
+		list.Domains[0]["primary"] != true || list.Domains[0]["redirect_to_primary"] != false {
 		t.Errorf("domain list globex --json = %+v, %v", list, err)
 	}
 
