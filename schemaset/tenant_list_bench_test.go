@@ -22,8 +22,11 @@ func BenchmarkTenantList(b *testing.B) {
 			if _, err := db.ExecContext(ctx, `INSERT INTO public.pgschemas_domain (domain, folder, tenant, is_primary)
 				SELECT replace(schema_name, '_', '-') || '.example.test', '', schema_name, true FROM public.pgschemas_tenant;
 				INSERT INTO public.pgschemas_domain (domain, folder, tenant)
-				SELECT 'shared.example.test', schema_name, schema_name FROM public.pgschemas_tenant;
-				ANALYZE`); err != nil {
+				SELECT 'shared.example.test', schema_name, schema_name FROM public.pgschemas_tenant`); err != nil {
+				b.Fatal(err)
+			}
+			analyzeCatalog(b, db)
+			if _, err := db.ExecContext(ctx, `ANALYZE public.pgschemas_domain`); err != nil {
 				b.Fatal(err)
 			}
 			var plan []string
