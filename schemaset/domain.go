@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pgschemas/pgschemas/internal/domainname"
 )
 
@@ -123,8 +125,9 @@ func (e *Engine) checkDomainFree(ctx context.Context, tx *sql.Tx, d Domain) erro
 func insertDomain(ctx context.Context, tx *sql.Tx, tenant string, d Domain) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO public.pgschemas_domain (domain, folder, tenant, is_primary, redirect_to_primary)
 		VALUES ($1, $2, $3, $4, $5)`, d.Domain, d.Folder, tenant, d.Primary, d.RedirectToPrimary)
-	if isSQLState(err, "23505") { // unique_violation: another transaction took it just now
-		return fmt.Errorf("%w: %s was routed to another tenant meanwhile", ErrDomainTaken, d)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName != "pgschemas_domain_one_primary" {
+		return fmt.Errorf("%w: %s was routed to a tenant meanwhile: %w", ErrDomainTaken, d, err) // by another transaction
 	}
 	return err
 }
@@ -164,7 +167,9 @@ func (e *Engine) AddDomain(ctx context.Context, tenant string, d Domain) (Tenant
 	}
 	if err == nil {
 		err = inTx(ctx, e.db, func(tx *sql.Tx) error {
-			if err := e.lockTenantRow(ctx, tx, tenant, false); err != nil {
+			// FOR UPDATE: the domain changes of one tenant take turns, so that two never both
+			// find it without a primary.
+			if err := e.lockTenantRow(ctx, tx, tenant, true); err != nil {
 				return err
 			}
 			if err := e.checkDomainFree(ctx, tx, nd); err != nil {
@@ -236,7 +241,18 @@ func (e *Engine) SetPrimaryDomain(ctx context.Context, d Domain) (TenantDomain, 
 			if err != nil {
 				return err
 			}
-			if err := e.lockTenantRow(ctx, tx, row.Tenant, false); err != nil {
+			// The tenant's row first, as AddDomain and RenameTenant lock it, then the domain's again:
+			// it may have moved or gone meanwhile.
+			if err := e.lockTenantRow(ctx, tx, row.Tenant, true); err != nil {
+				return err
+			}
+			var still bool
+			err = tx.QueryRowContext(ctx, `SELECT true FROM public.pgschemas_domain WHERE domain = $1 AND folder = $2 AND tenant = $3 FOR UPDATE`,
+				nd.Domain, nd.Folder, row.Tenant).Scan(&still)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: %s was removed or moved meanwhile", ErrNoDomain, nd)
+			}
+			if err != nil {
 				return err
 			}
 			// Two statements: the one-primary index is checked row by row.
