@@ -222,6 +222,27 @@ func TestDomainOperations(t *testing.T) {
 	if len(failed) != 11 { // 8 AddDomain, 1 CreateTenant, 1 SetPrimaryDomain, 1 RemoveDomain
 		t.Errorf("failed events = %q", failed)
 	}
+
+	// Domains added at once to a tenant without one: exactly one becomes primary.
+	if err := e.CreateTenant(ctx, "initech"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = e.AddDomain(ctx, "initech", schemaset.Domain{Domain: "initech.test", Folder: string(rune('a' + i))})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if got := strs(t, db, `SELECT folder FROM pgschemas_domain WHERE tenant = 'initech' AND is_primary`); len(got) != 1 {
+		t.Errorf("initech's primaries after concurrent adds = %q, want one", got)
+	}
 }
 
 // TestTenantNamesIgnoringCase: a dynamic tenant's name may not differ from another's, or from a
