@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -75,8 +75,10 @@ func (a *app) runTenantCreate(ctx context.Context, name string, flags tenantCrea
 			return err
 		}
 		fmt.Fprintf(a.stdout, "created tenant %q", name)
-		if len(flags.domains) > 0 {
-			fmt.Fprintf(a.stdout, " (domains: %s)", strings.Join(flags.domains, ", "))
+		if len(domains) > 0 {
+			shown := slices.Clone(domains)
+			shown[0].Primary = true                                     // as CreateTenant made it
+			fmt.Fprintf(a.stdout, " (domains: %s)", domainsText(shown)) // as stored: punycode, lower case
 		}
 		fmt.Fprintln(a.stdout)
 		return nil
