@@ -29,10 +29,12 @@ func Example_domains() {
 	}
 	tenants, err := engine.ListTenants(ctx, schemaset.TenantListOptions{Stats: true}) // one query
 	if err != nil {
-		log.Fatal(err)
+		log.Fatal(err) // each t in tenants: t.Name, t.Domains, t.Stats.SizeBytes, .Tables, .EstimatedRows, .AppliedAt
 	}
 	for _, t := range tenants {
-		fmt.Println(t.Name, t.Domains, t.Stats.Tables, "tables")
+		if t.Name == "initrode" { // other examples share the database
+			fmt.Println(t.Name, t.Domains, t.Stats.Tables, "tables")
+		}
 	}
 
 	_, err = engine.AddDomain(ctx, "initrode", schemaset.Domain{Domain: "*.initech.example.com"})
