@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -157,16 +158,12 @@ func (e *Engine) lockTenantRow(ctx context.Context, tx *sql.Tx, name string, upd
 // a plain domain). A primary domain cannot also redirect to the primary. It returns the row as
 // stored. The routers of every process (resolve, through LISTEN) see the change within a second.
 func (e *Engine) AddDomain(ctx context.Context, tenant string, d Domain) (TenantDomain, error) {
-	start := time.Now()
-	nd, err := d.normalized()
-	if err == nil && nd.Primary && nd.RedirectToPrimary {
-		err = fmt.Errorf("%w: %s cannot be the primary domain and redirect to the primary domain", ErrInvalidDomain, nd)
-	}
-	if err == nil {
-		err = e.ensureRegistry(ctx)
-	}
-	if err == nil {
-		err = inTx(ctx, e.db, func(tx *sql.Tx) error {
+	return e.changeDomain(ctx, OpAddDomain, "add domain "+d.String()+" to "+strconv.Quote(tenant), d, tenant, func(nd Domain) (TenantDomain, error) {
+		row := TenantDomain{Tenant: tenant}
+		if nd.Primary && nd.RedirectToPrimary {
+			return row, fmt.Errorf("%w: %s cannot be the primary domain and redirect to the primary domain", ErrInvalidDomain, nd)
+		}
+		err := inTx(ctx, e.db, func(tx *sql.Tx) error {
 			// FOR UPDATE: the domain changes of one tenant take turns, so that two never both
 			// find it without a primary.
 			if err := e.lockTenantRow(ctx, tx, tenant, true); err != nil {
@@ -187,12 +184,28 @@ func (e *Engine) AddDomain(ctx context.Context, tenant string, d Domain) (Tenant
 			nd.Primary = nd.Primary || !hasPrimary && !nd.RedirectToPrimary
 			return insertDomain(ctx, tx, tenant, nd)
 		})
+		row.Domain = nd
+		return row, err
+	})
+}
+
+// changeDomain runs change on d's stored form once the registry exists, gives its event
+// (EventDomainChanged, or EventFailed) and wraps its error with what it did.
+func (e *Engine) changeDomain(ctx context.Context, op, what string, d Domain, tenant string, change func(nd Domain) (TenantDomain, error)) (TenantDomain, error) {
+	start := time.Now()
+	row := TenantDomain{Tenant: tenant}
+	nd, err := d.normalized()
+	if err == nil {
+		err = e.ensureRegistry(ctx)
 	}
-	e.event(start, Event{Kind: EventDomainChanged, Op: OpAddDomain, Schema: tenant, SchemaKind: KindDynamic, Domain: nd.String()}, err)
+	if err == nil {
+		row, err = change(nd)
+	}
+	e.event(start, Event{Kind: EventDomainChanged, Op: op, Schema: row.Tenant, SchemaKind: KindDynamic, Domain: nd.String()}, err)
 	if err != nil {
-		return TenantDomain{}, fmt.Errorf("schemaset: add domain %s to %q: %w", d, tenant, err)
+		return TenantDomain{}, fmt.Errorf("schemaset: %s: %w", what, err)
 	}
-	return TenantDomain{Tenant: tenant, Domain: nd}, nil
+	return row, nil
 }
 
 // RemoveDomain removes the row of d's host and folder from the domain table and returns it. When
@@ -200,25 +213,16 @@ func (e *Engine) AddDomain(ctx context.Context, tenant string, d Domain) (Tenant
 // gives it one (its URLs are then built on the host of each request). No such row gives
 // ErrNoDomain.
 func (e *Engine) RemoveDomain(ctx context.Context, d Domain) (TenantDomain, error) {
-	start := time.Now()
-	var row TenantDomain
-	nd, err := d.normalized()
-	if err == nil {
-		err = e.ensureRegistry(ctx)
-	}
-	if err == nil {
-		err = e.db.QueryRowContext(ctx, `DELETE FROM public.pgschemas_domain WHERE domain = $1 AND folder = $2
+	return e.changeDomain(ctx, OpRemoveDomain, "remove domain "+d.String(), d, "", func(nd Domain) (TenantDomain, error) {
+		var row TenantDomain
+		err := e.db.QueryRowContext(ctx, `DELETE FROM public.pgschemas_domain WHERE domain = $1 AND folder = $2
 			RETURNING tenant, domain, folder, is_primary, redirect_to_primary`, nd.Domain, nd.Folder).
 			Scan(&row.Tenant, &row.Domain.Domain, &row.Folder, &row.Primary, &row.RedirectToPrimary)
 		if errors.Is(err, sql.ErrNoRows) {
 			err = fmt.Errorf("%w: no tenant is routed by %s", ErrNoDomain, nd)
 		}
-	}
-	e.event(start, Event{Kind: EventDomainChanged, Op: OpRemoveDomain, Schema: row.Tenant, SchemaKind: KindDynamic, Domain: nd.String()}, err)
-	if err != nil {
-		return TenantDomain{}, fmt.Errorf("schemaset: remove domain %s: %w", d, err)
-	}
-	return row, nil
+		return row, err
+	})
 }
 
 // SetPrimaryDomain makes d the primary domain of the tenant it routes to, the one its URLs are
@@ -226,14 +230,9 @@ func (e *Engine) RemoveDomain(ctx context.Context, d Domain) (TenantDomain, erro
 // as a plain domain. d itself stops redirecting. It returns the row as it now is. No such row
 // gives ErrNoDomain.
 func (e *Engine) SetPrimaryDomain(ctx context.Context, d Domain) (TenantDomain, error) {
-	start := time.Now()
-	var row TenantDomain
-	nd, err := d.normalized()
-	if err == nil {
-		err = e.ensureRegistry(ctx)
-	}
-	if err == nil {
-		err = inTx(ctx, e.db, func(tx *sql.Tx) error {
+	return e.changeDomain(ctx, OpSetPrimaryDomain, "set primary domain "+d.String(), d, "", func(nd Domain) (TenantDomain, error) {
+		var row TenantDomain
+		err := inTx(ctx, e.db, func(tx *sql.Tx) error {
 			err := tx.QueryRowContext(ctx, `SELECT tenant FROM public.pgschemas_domain WHERE domain = $1 AND folder = $2`, nd.Domain, nd.Folder).Scan(&row.Tenant)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("%w: no tenant is routed by %s", ErrNoDomain, nd)
@@ -265,12 +264,8 @@ func (e *Engine) SetPrimaryDomain(ctx context.Context, d Domain) (TenantDomain, 
 				WHERE domain = $1 AND folder = $2 AND NOT (is_primary AND NOT redirect_to_primary)`, nd.Domain, nd.Folder)
 			return err
 		})
-	}
-	e.event(start, Event{Kind: EventDomainChanged, Op: OpSetPrimaryDomain, Schema: row.Tenant, SchemaKind: KindDynamic, Domain: nd.String()}, err)
-	if err != nil {
-		return TenantDomain{}, fmt.Errorf("schemaset: set primary domain %s: %w", d, err)
-	}
-	return row, nil
+		return row, err
+	})
 }
 
 // Domains returns the rows of the domain table, of one dynamic tenant or, with tenant "", of
