@@ -204,6 +204,7 @@ func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, d
 		res := withRetry(ctx, func() Result { return e.one(ctx, targets[todo[i]], states, records, opts, nil) })
 		report.Results[todo[i]] = res
 		e.emit(opts, res)
+		e.resultEvent(res)
 		failed = failed || res.Err != nil
 	}
 	if failed && !opts.ContinueOnError {
@@ -227,6 +228,7 @@ func (e *Engine) applyDynamic(ctx context.Context, targets []Target, todo []int,
 			res := withRetry(ctx, do)
 			report.Results[idx] = res
 			e.emit(opts, res)
+			e.resultEvent(res)
 			if res.Err != nil && !opts.ContinueOnError {
 				stopped.Store(true) // no new schema starts
 			}

@@ -82,6 +82,12 @@ type Options struct {
 	// BeforeDrop runs inside the transaction that drops a tenant, before anything is dropped. An
 	// error keeps the tenant.
 	BeforeDrop func(ctx context.Context, tx *sql.Tx, tenant string) error
+	// OnEvent, when set, receives one Event per tenant lifecycle change (created, dropped,
+	// renamed, domain changed) and per schema that Apply changed or failed, once the change
+	// committed or was rolled back, from the goroutine that made it: Apply's workers call it
+	// concurrently, so it must be safe for concurrent use, and it should return quickly (it delays
+	// the caller). LogEvents(logger) logs the events through slog (events.go).
+	OnEvent func(Event)
 	// PoolSize, when above zero, overrides the config's dynamic { pool }: the number of
 	// pre-cloned schemas FillPool keeps (pool.go).
 	PoolSize int

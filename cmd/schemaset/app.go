@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -37,9 +36,10 @@ type app struct {
 	// terminal reports whether stderr is a terminal, where a progress bar may be drawn.
 	terminal bool
 
-	config string // --config
-	url    string // --url; empty means $DATABASE_URL
-	json   bool   // --json
+	config    string // --config
+	url       string // --url; empty means $DATABASE_URL
+	json      bool   // --json
+	logFormat string // --log-format: "", text or json (logging.go)
 
 	// ctx is the context of the run, whose cause says which signal interrupted it.
 	ctx context.Context
@@ -206,6 +206,8 @@ the app and the CLI. "--url postgres://" takes everything from the libpq environ
 
 --json prints one JSON document on stdout, whatever the command: "command", "ok", "exit_code",
 "error" (with "sqlstate", "detail" and "hint" when PostgreSQL raised it), then the command's data.
+--log-format text|json logs the engine's events (tenants created, dropped, renamed, domains changed,
+schemas applied or failed) to stderr.
 
 Selectors (apply, plan, status, exec, whowill):
   -s, --schema NAME    a static tenant, the reference, public, a dynamic tenant, or a
@@ -248,12 +250,13 @@ found (plan and status with --detailed-exitcode); 130 interrupted by Ctrl-C (128
 	cmd.PersistentFlags().StringVar(&a.config, "config", "./"+defaultFile, "the set's config file; its apps folder is relative to it")
 	cmd.PersistentFlags().StringVar(&a.url, "url", "", "database connection string, which may carry pgschemas_ parameters (default $DATABASE_URL)")
 	cmd.PersistentFlags().BoolVar(&a.json, "json", false, "print one JSON document: command, ok, exit_code, error, and the command's data")
+	cmd.PersistentFlags().StringVar(&a.logFormat, "log-format", "", "log the engine's events (tenants created, dropped, renamed, domains changed, schemas applied or failed) to stderr as text or json")
 	cmd.Flags().BoolVar(&showVersion, "version", false, "print the version and VCS revision, as the version command does")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
 	cmd.AddCommand(
-		a.applyCmd(), a.planCmd(), a.statusCmd(), a.createRefSchemaCmd(), a.tenantCmd(),
+		a.applyCmd(), a.planCmd(), a.statusCmd(), a.createRefSchemaCmd(), a.tenantCmd(), a.domainCmd(),
 		a.cloneCmd(), a.execCmd(), a.whowillCmd(), a.inspectCmd(), a.demoCmd(), a.poolCmd(),
 		a.versionCmd(),
 	)
@@ -289,6 +292,9 @@ func (a *app) connConfig() (*pgx.ConnConfig, error) {
 // open loads the set and connects to the database, for an engine with opts and a logger to
 // stderr. The returned func closes the database.
 func (a *app) open(ctx context.Context, opts schemaset.Options) (*schemaset.Engine, func(), error) {
+	if err := a.checkLogFormat(); err != nil {
+		return nil, nil, err
+	}
 	set, err := schemaset.LoadFile(a.config)
 	if err != nil {
 		return nil, nil, err
@@ -302,15 +308,7 @@ func (a *app) open(ctx context.Context, opts schemaset.Options) (*schemaset.Engi
 		db.Close()
 		return nil, nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, attr slog.Attr) slog.Attr {
-			if len(groups) == 0 && attr.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return attr
-		},
-	}))
-	opts.Logger = logger
+	a.engineLogging(&opts)
 	// Never more connections than the workers and the lock: the server is shared with live traffic.
 	db.SetMaxOpenConns(opts.Connections())
 	eng := schemaset.New(set, db, opts)

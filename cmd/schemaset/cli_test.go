@@ -91,6 +91,7 @@ func snakeCase(t *testing.T, what string, v any, values ...string) {
 func TestJSONEveryCommand(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
+	domainKeys := []string{"tenant", "domain", "folder", "primary", "redirect_to_primary"}
 	for _, tc := range []struct {
 		args    []string
 		code    int
@@ -102,6 +103,12 @@ func TestJSONEveryCommand(t *testing.T) {
 		{[]string{"tenant", "create", "acme", "--domain", "acme.example.test"}, 0, "tenant create", []string{"tenant", "domains"}},
 		{[]string{"tenant", "create", "globex"}, 0, "tenant create", []string{"tenant"}},
 		{[]string{"tenant", "list"}, 0, "tenant list", []string{"tenants"}},
+		{[]string{"tenant", "list", "--stats"}, 0, "tenant list", []string{"tenants"}},
+		{[]string{"domain", "add", "acme", "www.acme.example.test", "--redirect-to-primary"}, 0, "domain add", domainKeys},
+		{[]string{"domain", "list", "acme"}, 0, "domain list", []string{"domains"}},
+		{[]string{"domain", "set-primary", "www.acme.example.test"}, 0, "domain set-primary", domainKeys},
+		{[]string{"domain", "remove", "acme.example.test"}, 0, "domain remove", domainKeys},
+		{[]string{"tenant", "rename", "globex", "globex_corp"}, 0, "tenant rename", []string{"old_name", "name"}},
 		{[]string{"plan"}, 0, "plan", []string{"results", "totals"}},
 		{[]string{"status", "--verify"}, 0, "status", []string{"schemas", "totals"}},
 		{[]string{"whowill", "--dynamic"}, 0, "whowill", []string{"schemas"}},
@@ -115,6 +122,10 @@ func TestJSONEveryCommand(t *testing.T) {
 		{[]string{"tenant", "drop", "acme"}, 2, "tenant drop", nil},
 		{[]string{"apply", "--nope"}, 2, "apply", nil},
 		{[]string{"tenant", "drop", "www", "--yes"}, 1, "tenant drop", nil},
+		{[]string{"domain", "add", "acme", "a..b.test"}, 2, "domain add", nil},
+		{[]string{"domain", "add", "nobody", "free.example.test"}, 1, "domain add", nil},
+		{[]string{"domain", "remove", "nowhere.example.test"}, 1, "domain remove", nil},
+		{[]string{"tenant", "rename", "www", "www2"}, 1, "tenant rename", nil},
 	} {
 		r := f.want(tc.code, append(tc.args, "--json")...)
 		e := parseEnvelope(t, r)
@@ -332,7 +343,7 @@ func TestDatabaseURLParams(t *testing.T) {
 		t.Errorf("--url with pgschemas_ parameters: %v", r)
 	}
 	r = runEnv(t, []string{"DATABASE_URL=" + withParams}, "--config", config, "tenant", "list")
-	if r.code != 0 || r.stdout != "acme\nglobex\n" {
+	if r.code != 0 || r.stdout != "NAME    DOMAINS\nacme    acme.example.test (primary)\nglobex  shared.example.test/globex (primary)\n" {
 		t.Errorf("DATABASE_URL with pgschemas_ parameters: %v", r)
 	}
 	r = runEnv(t, nil, "--config", config, "--url", pgtest.WithParams(f.url, "pgschemas_nope", "1"), "status")

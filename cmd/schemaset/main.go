@@ -1,5 +1,6 @@
 // Command schemaset applies a pgschemas.hcl set to a PostgreSQL database and manages its tenants:
-// apply, plan, status, createrefschema, tenant create/drop/list, clone, exec, whowill and inspect.
+// apply, plan, status, createrefschema, tenant create/drop/rename/list, domain
+// add/remove/list/set-primary, clone, exec, whowill, inspect, pool, demo and version.
 // Run "schemaset --help" for the commands and "schemaset COMMAND --help" for each one.
 //
 // Exit codes: 0 done, 1 failed (a schema failed or was refused, a database or config error),
