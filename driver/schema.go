@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Operations return them wrapped in a *SchemaError, so test with errors.Is.
@@ -64,7 +65,11 @@ func CheckSchemaName(name string) error {
 			if c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9' {
 				continue
 			}
-			reason = fmt.Sprintf("character %q at byte %d: must match ^[_a-zA-Z][_a-zA-Z0-9]{0,62}$", c, i)
+			what := fmt.Sprintf("byte 0x%02x (not UTF-8)", c)
+			if r, n := utf8.DecodeRuneInString(name[i:]); r != utf8.RuneError || n > 1 {
+				what = fmt.Sprintf("character %q", r) // 'ü', not its first byte
+			}
+			reason = fmt.Sprintf("%s at byte %d: must match ^[_a-zA-Z][_a-zA-Z0-9]{0,62}$", what, i)
 			break
 		}
 	}

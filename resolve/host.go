@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/pgschemas/pgschemas/internal/domainname"
 )
 
 // maxHostLen is the longest host name DNS allows, without the trailing dot.
@@ -14,10 +16,12 @@ type hostBuf [maxHostLen]byte
 
 // normalizeHost writes the lookup form of an HTTP Host value into buf and returns it: the port and
 // one trailing dot removed, ASCII lower case, and with stripWWW a leading "www." removed when a name
-// follows it. An IPv6 literal keeps its brackets. A host that is empty, longer than 253 bytes, has
-// an empty or over-long label, a byte other than an ASCII letter, digit, '-' or '_' (an IDN must be
-// in its punycode form, as browsers send it), or a port that is not decimal digits is an error that
-// wraps ErrMalformedHost.
+// follows it. An internationalized name sent in Unicode is brought to lower-case punycode, the
+// form the engine stores (internal/domainname); browsers send punycode, which needs no change. An
+// IPv6 literal keeps its brackets. A host that is empty, longer than 253 bytes, has an empty or
+// over-long label, a byte other than an ASCII letter, digit, '-' or '_' (after the conversion of
+// an internationalized name), or a port that is not decimal digits is an error that wraps
+// ErrMalformedHost. ASCII hosts allocate nothing.
 func normalizeHost(host string, stripWWW bool, buf *hostBuf) ([]byte, error) {
 	name, why := splitPort(host)
 	if why == "" {
@@ -25,6 +29,11 @@ func normalizeHost(host string, stripWWW bool, buf *hostBuf) ([]byte, error) {
 			why = checkIPv6(name)
 		} else {
 			name = strings.TrimSuffix(name, ".")
+			if !isASCII(name) {
+				if h, err := domainname.Host(name); err == nil {
+					name = h
+				}
+			}
 			why = checkName(name)
 		}
 	}
@@ -43,6 +52,15 @@ func normalizeHost(host string, stripWWW bool, buf *hostBuf) ([]byte, error) {
 		b = b[4:]
 	}
 	return b, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // splitPort returns host without its ":port", or why host is malformed.

@@ -6,6 +6,7 @@ import (
 	sqldriver "database/sql/driver"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -119,8 +120,18 @@ func drain(pc *pgx.Conn, first string) []string {
 	return slices.Compact(domains)
 }
 
-// invalidate drops the cached answers that changes to the rows of domains may have made wrong.
-func (r *Resolver) invalidate(ctx context.Context, pc *pgx.Conn, domains []string) error {
+// invalidate drops the cached answers that changes may have made wrong: payloads are the domains
+// whose rows changed, and the tenants (routing.TenantPayloadPrefix) that changed otherwise,
+// such as by a rename.
+func (r *Resolver) invalidate(ctx context.Context, pc *pgx.Conn, payloads []string) error {
+	var domains, named []string
+	for _, p := range payloads {
+		if t, ok := strings.CutPrefix(p, routing.TenantPayloadPrefix); ok {
+			named = append(named, t)
+		} else {
+			domains = append(domains, p)
+		}
+	}
 	rows, err := pc.Query(ctx, tenantsQuery, domains)
 	if err != nil {
 		return err
@@ -129,8 +140,8 @@ func (r *Resolver) invalidate(ctx context.Context, pc *pgx.Conn, domains []strin
 	if err != nil {
 		return err
 	}
-	r.cache.invalidate(domains, tenants)
-	r.notifications.Add(uint64(len(domains)))
+	r.cache.invalidate(domains, append(tenants, named...))
+	r.notifications.Add(uint64(len(payloads)))
 	return nil
 }
 

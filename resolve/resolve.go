@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pgschemas/pgschemas/driver"
+	"github.com/pgschemas/pgschemas/internal/domainname"
 	"github.com/pgschemas/pgschemas/internal/routing"
 )
 
@@ -260,8 +261,14 @@ func (r *Resolver) addDomain(m map[string]Tenant, t Tenant, domain string) error
 	return nil
 }
 
-// configHost is the lookup form of a domain that Validate accepted.
-func configHost(d string) string { return strings.ToLower(strings.TrimSuffix(d, ".")) }
+// configHost is the lookup form of a domain that Validate accepted: its stored form (lower case,
+// punycode, no trailing dot), which normalizeHost gives requests too.
+func configHost(d string) string {
+	if h, err := domainname.Host(d); err == nil {
+		return h
+	}
+	return strings.ToLower(strings.TrimSuffix(d, "."))
+}
 
 // checkDB checks that db can serve the dynamic tenants, and with listen that it can give a
 // connection for LISTEN.

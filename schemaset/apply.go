@@ -21,7 +21,7 @@ type Outcome string
 
 const (
 	// OutcomeUpToDate: the recorded fingerprint matched (or, with Verify, the diff was empty); nothing ran.
-	OutcomeUpToDate Outcome = "up to date"
+	OutcomeUpToDate Outcome = "up_to_date"
 	// OutcomeApplied: steps and changes ran and committed.
 	OutcomeApplied Outcome = "applied"
 	// OutcomePlanned: a plan was made and nothing was committed (Plan, or ApplyOptions.DryRun).
@@ -208,6 +208,7 @@ func (e *Engine) run(ctx context.Context, targets []Target, opts ApplyOptions, d
 		res := withRetry(ctx, func() Result { return e.one(ctx, targets[todo[i]], states, records, opts, nil) })
 		report.Results[todo[i]] = res
 		e.emit(opts, res)
+		e.resultEvent(res)
 		failed = failed || res.Err != nil
 	}
 	if failed && !opts.ContinueOnError {
@@ -231,6 +232,7 @@ func (e *Engine) applyDynamic(ctx context.Context, targets []Target, todo []int,
 			res := withRetry(ctx, do)
 			report.Results[idx] = res
 			e.emit(opts, res)
+			e.resultEvent(res)
 			if res.Err != nil && !opts.ContinueOnError {
 				stopped.Store(true) // no new schema starts
 			}

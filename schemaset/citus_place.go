@@ -25,11 +25,11 @@ type Placement struct {
 	// Stats is the tenant's load in citus_stat_tenants (queries and reads through the
 	// coordinator, in Citus' current and last periods); nil when Citus does not track it
 	// (citus.stat_tenants_track = 'none', the default) or saw no query yet.
-	Stats *TenantStats `json:"stats,omitempty"`
+	Stats *CitusTenantStats `json:"stats,omitempty"`
 }
 
-// TenantStats are one tenant's counters of citus_stat_tenants.
-type TenantStats struct {
+// CitusTenantStats are one tenant's counters of citus_stat_tenants.
+type CitusTenantStats struct {
 	ReadsThisPeriod   int64 `json:"reads_this_period"`
 	ReadsLastPeriod   int64 `json:"reads_last_period"`
 	QueriesThisPeriod int64 `json:"queries_this_period"`
@@ -97,7 +97,7 @@ func (e *Engine) Placements(ctx context.Context, names []string) ([]Placement, e
 			sum(cpu_usage_in_this_period), sum(cpu_usage_in_last_period)
 		FROM pg_catalog.citus_stat_tenants WHERE tenant_attribute = ANY ($1::text[]) GROUP BY tenant_attribute`, func(rows *sql.Rows) error {
 		var name string
-		var s TenantStats
+		var s CitusTenantStats
 		if err := rows.Scan(&name, &s.ReadsThisPeriod, &s.ReadsLastPeriod, &s.QueriesThisPeriod, &s.QueriesLastPeriod,
 			&s.CPUThisPeriod, &s.CPULastPeriod); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -28,7 +29,15 @@ var ErrReferenceBehind = errors.New("the reference schema is not at the apps' de
 // With asTenant, dst also gets a tenant row (and the name must pass the tenant rules), inherits
 // src's record and steps, and, with strict = true, its own role (roles.go). dst must not exist: an existing dst (even one created concurrently) is
 // ErrTenantExists and is left untouched. On any failure nothing is left.
-func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) error {
+//
+// With asTenant, Options.OnEvent receives EventCreated (Source SourceCopied) or EventFailed.
+func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) (err error) {
+	if asTenant {
+		start := time.Now()
+		defer func() {
+			e.event(start, Event{Kind: EventCreated, Op: OpCreateTenant, Schema: dst, SchemaKind: KindDynamic, Source: SourceCopied}, err)
+		}()
+	}
 	if err := driver.CheckSchemaName(src); err != nil {
 		return fmt.Errorf("schemaset: clone: source: %w", err)
 	}
@@ -45,12 +54,12 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) erro
 	if err := e.ensureRegistry(ctx); err != nil {
 		return err
 	}
-	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
+	err = inTx(ctx, e.db, func(tx *sql.Tx) error {
 		if err := e.lockSharedLimited(ctx, tx); err != nil {
 			return err
 		}
 		if asTenant {
-			if err := insertTenant(ctx, tx, dst, nil); err != nil {
+			if err := e.insertTenant(ctx, tx, dst, nil); err != nil {
 				return err
 			}
 		}

@@ -61,7 +61,8 @@ type Static struct {
 	Name string
 	Apps []string
 	// Domains are the host names that route to this tenant: host names only, without scheme,
-	// port or path; compared ignoring case and a trailing dot.
+	// port or path; compared, and routed, in their stored form: lower case, an internationalized
+	// name in punycode, without a trailing dot (internal/domainname states the rules).
 	Domains []string
 	// FallbackDomains route to this tenant when no other tenant claims the host. A host is claimed
 	// once across every static block's Domains and FallbackDomains.

@@ -72,6 +72,6 @@ static "WWW" {
 	// Output:
 	// pgschemas.hcl:6,11: static "www": apps[0]: app "auth" does not exist: no folder apps/auth
 	// pgschemas.hcl:9,8: static "WWW": name clashes with static "www" (names are compared ignoring case)
-	// pgschemas.hcl:10,14: static "WWW": domains[0]: domain "https://mydomain.com" has a scheme: write the host name only
+	// pgschemas.hcl:10,14: static "WWW": domains[0]: domain "https://mydomain.com": has a scheme: write the host name only
 	// true false
 }

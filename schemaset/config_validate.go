@@ -9,9 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/pgschemas/pgschemas/driver"
+	"github.com/pgschemas/pgschemas/internal/domainname"
 )
 
 // Sentinel errors of a config. ParseConfig, LoadConfig and Validate return a *ConfigError whose
@@ -293,11 +293,12 @@ func (v *checker) domainList(f field, attr string, domains []string) {
 	list := f.child(attr)
 	for i, d := range domains {
 		fi := list.index(i)
-		if why := domainProblem(d); why != "" {
-			v.add(fi, d, ErrInvalidName, "domain %q %s", d, why)
+		host, err := domainname.Host(d)
+		var de *domainname.Error
+		if errors.As(err, &de) {
+			v.add(fi, d, ErrInvalidName, "domain %q: %s", d, de.Rule)
 			continue
 		}
-		host := strings.ToLower(strings.TrimSuffix(d, "."))
 		if prev, taken := v.domains[host]; taken {
 			v.add(fi, d, ErrDuplicateDomain, "domain %q is already claimed by %s%s", d, prev.desc, domainNote(d, prev.name))
 			continue
@@ -311,44 +312,5 @@ func domainNote(d, other string) string {
 	if d == other {
 		return ""
 	}
-	return fmt.Sprintf(" as %q (domains are compared ignoring case and a trailing dot)", other)
-}
-
-// maxDomainLen is the longest host name DNS allows, without the trailing dot.
-const maxDomainLen = 253
-
-// domainProblem says what is wrong with the host name d, or returns "".
-func domainProblem(d string) string {
-	switch {
-	case d == "":
-		return "is empty"
-	case strings.IndexFunc(d, unicode.IsSpace) >= 0:
-		return "contains spaces"
-	case strings.Contains(d, "://"):
-		return "has a scheme: write the host name only"
-	case strings.Contains(d, "/"):
-		return "has a path: write the host name only"
-	case strings.Contains(d, ":"):
-		return "has a port: write the host name only"
-	}
-	host := strings.TrimSuffix(d, ".")
-	if len(host) > maxDomainLen {
-		return fmt.Sprintf("is %d characters long, the limit is %d", len(host), maxDomainLen)
-	}
-	for label := range strings.SplitSeq(host, ".") {
-		switch {
-		case label == "":
-			return "has an empty label"
-		case len(label) > 63:
-			return fmt.Sprintf("has a label of %d characters, the limit is 63", len(label))
-		case label[0] == '-' || label[len(label)-1] == '-':
-			return fmt.Sprintf("has the label %q, which starts or ends with a hyphen", label)
-		}
-		for _, r := range label {
-			if r != '-' && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
-				return fmt.Sprintf("has the character %q: labels hold ASCII letters, digits and hyphens", r)
-			}
-		}
-	}
-	return ""
+	return fmt.Sprintf(" as %q (domains are compared in their stored form: lower case, punycode, without a trailing dot)", other)
 }

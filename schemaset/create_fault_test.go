@@ -111,7 +111,8 @@ func testCreateCancelled(t *testing.T, edits map[string]string) {
 	// One connection: the statements of a creation then come in one order, attempt after attempt.
 	db.SetMaxOpenConns(1)
 	domains := func(name string) []schemaset.Domain {
-		return []schemaset.Domain{{Domain: name + ".example.test"}, {Domain: "shop.example.test", Folder: name}}
+		// A host has no '_' (a DNS label holds letters, digits and inner hyphens); a folder may.
+		return []schemaset.Domain{{Domain: strings.ReplaceAll(name, "_", "-") + ".example.test"}, {Domain: "shop.example.test", Folder: name}}
 	}
 
 	// A first creation warms the engine's caches (the desired state is materialized once); a

@@ -26,4 +26,13 @@
 // CreateTenant makes a dynamic tenant's schema in the cheapest way available: by claiming a
 // pre-cloned copy of the reference from the warm pool (dynamic { pool = N }; see FillPool), which
 // is one rename; else by cloning the reference (see Clone); else from the apps.
+//
+// Operating tenants: AddDomain, RemoveDomain, SetPrimaryDomain and Domains manage the domain
+// table, whose every change reaches the routers of every process (resolve) within a second;
+// RenameTenant renames a tenant whole; ListTenants lists the tenants with their domains and, in
+// the same one query, their size, tables, estimated rows and last apply. Every host and folder is
+// checked, and an internationalized host stored in punycode, by one set of rules
+// (internal/domainname; ErrInvalidDomain). Options.OnEvent receives one Event per tenant created,
+// dropped, renamed or whose domain changed, and per schema applied or failed; LogEvents logs them
+// through log/slog.
 package schemaset

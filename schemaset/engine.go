@@ -82,6 +82,12 @@ type Options struct {
 	// BeforeDrop runs inside the transaction that drops a tenant, before anything is dropped. An
 	// error keeps the tenant.
 	BeforeDrop func(ctx context.Context, tx *sql.Tx, tenant string) error
+	// OnEvent, when set, receives one Event per tenant lifecycle change (created, dropped,
+	// renamed, domain changed) and per schema that Apply changed or failed, once the change
+	// committed or was rolled back, from the goroutine that made it: Apply's workers call it
+	// concurrently, so it must be safe for concurrent use, and it should return quickly (it delays
+	// the caller). LogEvents(logger) logs the events through slog (events.go).
+	OnEvent func(Event)
 	// PoolSize, when above zero, overrides the config's dynamic { pool }: the number of
 	// pre-cloned schemas FillPool keeps (pool.go).
 	PoolSize int
@@ -198,7 +204,7 @@ func (e *Engine) ensureRegistry(ctx context.Context) error {
 // lockShared takes the apply lock shared for the rest of tx.
 func lockShared(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock_shared($1)", int64(applyLockKey)); err != nil {
-		return fmt.Errorf("schemaset: wait for a running apply: %w", err)
+		return fmt.Errorf("schemaset: take the apply lock (shared): %w", err)
 	}
 	return nil
 }

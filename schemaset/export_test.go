@@ -39,3 +39,6 @@ func InspectForTest(ctx context.Context, db *sql.DB, name string, scope, jitOff 
 
 // ScopedRewrites names the rewrites of Atlas' inspection queries.
 func ScopedRewrites() []string { return scoped.Rewrites() }
+
+// TenantListQuery is the query of ListTenants, for BenchmarkTenantList's EXPLAIN.
+const TenantListQuery = tenantListQuery

@@ -57,7 +57,11 @@ func (e *Engine) Exec(ctx context.Context, targets []Target, sqlText string, par
 	})
 }
 
-// InspectHCL returns the live schema as Atlas HCL, without the engine's own tables.
+// InspectHCL returns the live schema as an app's HCL, without the engine's own tables: Atlas' HCL
+// of its tables and enums, naming no schema, with foreign keys to another schema's tables written
+// as table.public.NAME. An app made of it loads back as the same tables, so that applying the set
+// with it as the schema's app changes nothing. What an app cannot hold (views, functions,
+// triggers, ...) is not in it: Unmanaged lists that.
 func (e *Engine) InspectHCL(ctx context.Context, name string) ([]byte, error) {
 	var out []byte
 	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
@@ -69,7 +73,10 @@ func (e *Engine) InspectHCL(ctx context.Context, name string) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		out, err = postgres.MarshalHCL(s)
+		if out, err = postgres.MarshalHCL(s); err != nil {
+			return err
+		}
+		out, err = appHCL(s, out)
 		return err
 	})
 	if err != nil {

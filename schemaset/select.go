@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/pgschemas/pgschemas/internal/domainname"
 )
 
 // Selector picks schemas, as the CLI's selector flags do. Groups add schemas; Schemas adds single
@@ -101,10 +103,13 @@ func (e *Engine) lookup(ctx context.Context, s string, dynamic []string) (Target
 		return Target{Schema: s, Kind: KindDynamic}, nil
 	}
 	host, folder, _ := strings.Cut(strings.ToLower(strings.TrimSuffix(s, ".")), "/")
+	if h, f, err := domainname.Parse(s); err == nil {
+		host, folder = h, f // the stored form: an internationalized name in punycode
+	}
 	if folder == "" {
 		for _, st := range e.set.Config.Static {
 			for _, d := range append(slices.Clone(st.Domains), st.FallbackDomains...) {
-				if strings.EqualFold(strings.TrimSuffix(d, "."), host) {
+				if configHost(d) == host {
 					return Target{Schema: st.Name, Kind: KindStatic}, nil
 				}
 			}

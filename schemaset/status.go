@@ -17,7 +17,7 @@ type State string
 const (
 	// StateUpToDate: the schema was last brought to the current desired state (and, when verified,
 	// its diff is empty).
-	StateUpToDate State = "up to date"
+	StateUpToDate State = "up_to_date"
 	// StatePending: the apps changed since the schema was last applied, or it was never applied.
 	StatePending State = "pending"
 	// StateMissing: the schema does not exist.

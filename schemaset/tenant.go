@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
@@ -13,34 +14,6 @@ import (
 
 	"github.com/pgschemas/pgschemas/driver"
 )
-
-// Domain routes a host, and optionally the first folder of the path, to a tenant.
-type Domain struct {
-	// Domain is the host name, without port; it is stored lower case.
-	Domain string `json:"domain"`
-	// Folder is the first path segment, without slashes; empty for none.
-	Folder string `json:"folder,omitempty"`
-	// Primary marks the domain that URLs are built on; a tenant has at most one.
-	Primary bool `json:"primary,omitempty"`
-	// RedirectToPrimary makes requests on this domain redirect (301) to the primary one.
-	RedirectToPrimary bool `json:"redirect_to_primary,omitempty"`
-}
-
-// ParseDomain parses "host" or "host/folder", as the CLI's --domain flag takes it.
-func ParseDomain(s string) (Domain, error) {
-	host, folder, _ := strings.Cut(s, "/")
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	folder = strings.Trim(folder, "/")
-	switch {
-	case host == "":
-		return Domain{}, fmt.Errorf("schemaset: domain %q: empty host", s)
-	case strings.ContainsAny(host, ":@ \t") || strings.Contains(host, "//"):
-		return Domain{}, fmt.Errorf("schemaset: domain %q: want host or host/folder, without scheme or port", s)
-	case strings.Contains(folder, "/"):
-		return Domain{}, fmt.Errorf("schemaset: domain %q: the folder is one path segment", s)
-	}
-	return Domain{Domain: host, Folder: folder}, nil
-}
 
 // CheckTenantName checks a dynamic tenant's schema name: the driver's rules (pattern, no pg_
 // prefix, not public), not the engine's reserved prefix, and no clash, ignoring case, with a static
@@ -74,12 +47,26 @@ func (s *Set) CheckTenantName(name string) error {
 // role, and a claimed pooled schema is back in the pool. Concurrent creations never claim one
 // pooled schema twice (a row lock, skipped by the others, who take another or fall back to the
 // clone). After a claim it wakes the engine's RefillInBackground, if one runs.
-func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domain) error {
+//
+// Names are unique ignoring case: a name that differs only in case from a tenant's or a schema's
+// is refused (ErrNameClash). Each domain is checked and stored as AddDomain does: an invalid host
+// or folder gives ErrInvalidDomain, and one that routes elsewhere ErrDomainTaken, which names
+// the owner. Options.OnEvent receives EventCreated (with its Source) or EventFailed.
+func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domain) (err error) {
+	start := time.Now()
+	source := ""
+	defer func() {
+		e.event(start, Event{Kind: EventCreated, Op: OpCreateTenant, Schema: name, SchemaKind: KindDynamic, Source: source}, err)
+	}()
 	if e.set.Config.Dynamic == nil {
 		return fmt.Errorf("schemaset: create tenant %q: %w", name, ErrNoDynamic)
 	}
 	if err := e.set.CheckTenantName(name); err != nil {
 		return fmt.Errorf("schemaset: create tenant: %w", err)
+	}
+	domains, err = normalizeDomains(domains)
+	if err != nil {
+		return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
 	}
 	if err := e.ensureRegistry(ctx); err != nil {
 		return err
@@ -98,17 +85,18 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 		d = states[desiredKey(t)]
 	}
 	claimed := false
-	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
+	err = inTx(ctx, e.db, func(tx *sql.Tx) error {
 		if err := e.lockSharedLimited(ctx, tx); err != nil {
 			return err
 		}
-		if err := insertTenant(ctx, tx, name, domains); err != nil {
+		if err := e.insertTenant(ctx, tx, name, domains); err != nil {
 			return err
 		}
 		var err error
 		if claimed, err = e.claim(ctx, tx, t); err != nil {
 			return err
 		}
+		source = SourceClaimed
 		if !claimed {
 			if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(name)); err != nil {
 				if isSQLState(err, "42P06") { // duplicate_schema
@@ -116,7 +104,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 				}
 				return err
 			}
-			if err := e.fill(ctx, tx, t, d); err != nil {
+			if source, err = e.fill(ctx, tx, t, d); err != nil {
 				return err
 			}
 			if err := e.citusDistribute(ctx, tx, name); err != nil {
@@ -148,8 +136,47 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 	return nil
 }
 
-// insertTenant inserts the tenant row and its domains.
-func insertTenant(ctx context.Context, tx *sql.Tx, name string, domains []Domain) error {
+// normalizeDomains returns domains in their stored form, or says which one breaks which rule.
+func normalizeDomains(domains []Domain) ([]Domain, error) {
+	out := make([]Domain, len(domains))
+	for i, d := range domains {
+		var err error
+		if out[i], err = d.normalized(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// nameLockClass is the first key of the advisory locks, one per lower-cased name, that serialise
+// the creations and renames of tenants whose names are equal ignoring case.
+const nameLockClass = 0x70677374 // "pgst"
+
+// claimName takes the lock of name's lower-cased form for the rest of tx, and refuses the name
+// when a tenant or a schema has it in another case. (The same name exactly is refused by the
+// tenant table's key, or by CREATE SCHEMA.)
+func claimName(ctx context.Context, tx *sql.Tx, name string) error {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(lower($2)))`, int32(nameLockClass), name); err != nil {
+		return err
+	}
+	var other, what string
+	err := tx.QueryRowContext(ctx, `SELECT schema_name, 'tenant' FROM public.pgschemas_tenant WHERE lower(schema_name) = lower($1) AND schema_name <> $1
+		UNION ALL SELECT nspname::text, 'schema' FROM pg_catalog.pg_namespace WHERE lower(nspname) = lower($1) AND nspname <> $1
+		LIMIT 1`, name).Scan(&other, &what)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return &driver.SchemaError{Schema: name, Err: fmt.Errorf("%w: clashes with the %s %q (tenant names are compared ignoring case)", ErrNameClash, what, other)}
+}
+
+// insertTenant inserts the tenant row and its domains, which normalizeDomains returned.
+func (e *Engine) insertTenant(ctx context.Context, tx *sql.Tx, name string, domains []Domain) error {
+	if err := claimName(ctx, tx, name); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO public.pgschemas_tenant (schema_name) VALUES ($1)`, name); err != nil {
 		if isSQLState(err, "23505") { // unique_violation
 			return fmt.Errorf("%w: %q", ErrTenantExists, name)
@@ -167,23 +194,15 @@ func insertTenant(ctx context.Context, tx *sql.Tx, name string, domains []Domain
 		primary = 0
 	}
 	for i, d := range domains {
-		d.Domain = strings.TrimSuffix(strings.ToLower(d.Domain), ".")
-		if _, err := tx.ExecContext(ctx, `INSERT INTO public.pgschemas_domain (domain, folder, tenant, is_primary, redirect_to_primary)
-			VALUES ($1, $2, $3, $4, $5)`, d.Domain, d.Folder, name, i == primary, d.RedirectToPrimary); err != nil {
-			if isSQLState(err, "23505") {
-				return fmt.Errorf("domain %s: already routed to another tenant", d)
-			}
+		d.Primary = i == primary
+		if err := e.checkDomainFree(ctx, tx, d); err != nil {
+			return err
+		}
+		if err := insertDomain(ctx, tx, name, d); err != nil {
 			return fmt.Errorf("domain %s: %w", d, err)
 		}
 	}
 	return nil
-}
-
-func (d Domain) String() string {
-	if d.Folder == "" {
-		return d.Domain
-	}
-	return d.Domain + "/" + d.Folder
 }
 
 // fill brings a new, empty schema to the dynamic tenants' state.
@@ -198,22 +217,24 @@ func (d Domain) String() string {
 //
 // Without a reference configured, or before the reference exists (no apply has created it yet),
 // it runs the apps' plan, and logs a warning in the second case.
-func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) error {
+//
+// It returns how it filled the schema: SourceCloned or SourceApps.
+func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) (string, error) {
 	if ref := e.set.Config.Reference(); ref != "" {
 		exists, fp, err := refRecord(ctx, tx, ref)
 		if err != nil {
-			return err
+			return "", err
 		}
 		want := e.set.Fingerprint(Target{Schema: ref, Kind: KindReference})
 		switch {
 		case exists && fp == want:
-			return e.cloneInTx(ctx, tx, ref, t.Schema)
+			return SourceCloned, e.cloneInTx(ctx, tx, ref, t.Schema)
 		case exists:
 			recorded := "no record"
 			if fp != "" {
 				recorded = "recorded at fingerprint " + fp[:min(12, len(fp))]
 			}
-			return fmt.Errorf("%w: reference %q (%s) is not at these apps' fingerprint %s; run apply first, then create the tenant",
+			return "", fmt.Errorf("%w: reference %q (%s) is not at these apps' fingerprint %s; run apply first, then create the tenant",
 				ErrReferenceBehind, ref, recorded, want[:12])
 		}
 		e.opts.logger().WarnContext(ctx, "the reference schema does not exist yet; creating the tenant from the apps (run apply to create the reference)",
@@ -223,22 +244,22 @@ func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) err
 		// The reference was dropped since CreateTenant looked.
 		states, err := e.desiredStates(ctx, []Target{t})
 		if err != nil {
-			return err
+			return "", err
 		}
 		d = states[desiredKey(t)]
 	}
 	drv, err := postgres.Open(tx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := setLocal(ctx, tx, "search_path", e.searchPath(t.Schema)); err != nil {
-		return err
+		return "", err
 	}
 	_, plan, err := d.diff(ctx, drv, schema.New(t.Schema))
 	if err != nil {
-		return err
+		return "", err
 	}
-	return e.execPlan(ctx, tx, plan)
+	return SourceApps, e.execPlan(ctx, tx, plan)
 }
 
 // schemaExists reports whether the schema exists; false when that cannot be read.
@@ -250,8 +271,12 @@ func (e *Engine) schemaExists(ctx context.Context, name string) bool {
 
 // DropTenant drops a dynamic tenant: its schema with everything in it, its row, its domains and its
 // records, and its strict-mode role when it has one (roles.go), in one transaction. public, static
-// tenants and the reference are refused.
-func (e *Engine) DropTenant(ctx context.Context, name string) error {
+// tenants and the reference are refused. Options.OnEvent receives EventDropped or EventFailed.
+func (e *Engine) DropTenant(ctx context.Context, name string) (err error) {
+	start := time.Now()
+	defer func() {
+		e.event(start, Event{Kind: EventDropped, Op: OpDropTenant, Schema: name, SchemaKind: KindDynamic}, err)
+	}()
 	if t, ok := e.set.KindOf(name); ok {
 		return fmt.Errorf("schemaset: drop %q: %w: it is the set's %s %q", name, ErrNotTenant, t.Kind, t.Schema)
 	}
@@ -261,7 +286,7 @@ func (e *Engine) DropTenant(ctx context.Context, name string) error {
 	if err := e.ensureRegistry(ctx); err != nil {
 		return err
 	}
-	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
+	err = inTx(ctx, e.db, func(tx *sql.Tx) error {
 		if err := lockShared(ctx, tx); err != nil {
 			return err
 		}

@@ -2,18 +2,19 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/pgschemas/pgschemas/driver"
 	"github.com/pgschemas/pgschemas/schemaset"
 )
 
@@ -22,6 +23,7 @@ const (
 	exitOK      = 0
 	exitFailed  = 1 // a schema failed or was refused, a database error, a config error
 	exitUsage   = 2 // a bad flag, a missing argument, a refused confirmation
+	exitChanges = 3 // --detailed-exitcode: changes pending or drift found
 	defaultFile = "pgschemas.hcl"
 )
 
@@ -34,8 +36,17 @@ type app struct {
 	// terminal reports whether stderr is a terminal, where a progress bar may be drawn.
 	terminal bool
 
-	config string // --config
-	url    string // --url; empty means $DATABASE_URL, else the libpq environment
+	config    string // --config
+	url       string // --url; empty means $DATABASE_URL
+	json      bool   // --json
+	logFormat string // --log-format: "", text or json (logging.go)
+
+	// ctx is the context of the run, whose cause says which signal interrupted it.
+	ctx context.Context
+	// jsonOut is where the envelope goes under --json (stdout), while a.stdout drops the text.
+	jsonOut io.Writer
+	// data is what the command handed to emit, for the envelope.
+	data any
 }
 
 // run runs the CLI with args (without the program name) and returns the exit code.
@@ -50,16 +61,45 @@ func isTerminal(w io.Writer) bool {
 }
 
 // execute runs args and maps the outcome to an exit code, printing the error, if any, one line
-// per problem.
+// per problem, and under --json the envelope.
 func (a *app) execute(ctx context.Context, args []string) int {
+	a.ctx = ctx
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && !a.json {
+		// A bad flag stops the parse before a later --json is read; the envelope is still owed.
+		a.json = slices.Contains(flagArgs(args), "--json")
+	}
+	code, err := a.outcome(cmd, err)
+	if a.json {
+		out := a.jsonOut
+		if out == nil { // --json was seen, but the run failed before PersistentPreRunE
+			out = a.stdout
+		}
+		if werr := writeEnvelope(out, commandName(cmd), code, err, a.data); werr != nil {
+			a.printError(werr)
+		}
+	}
+	return code
+}
+
+// outcome maps a command's error to the exit code and prints it on stderr; it returns the error
+// for the envelope (nil when the run succeeded).
+func (a *app) outcome(cmd *cobra.Command, err error) (int, error) {
 	if err == nil {
-		return exitOK
+		return exitOK, nil
+	}
+	if sig := interruptedBy(a.ctx); sig != 0 {
+		// Whatever failed after the signal failed because of it: one line says what was done.
+		ierr := &interruptedError{}
+		errors.As(err, &ierr)
+		ierr.sig = sig
+		fmt.Fprintln(a.stderr, ierr.Error())
+		return ierr.code(), ierr
 	}
 	var ee *exitError
 	if !errors.As(err, &ee) {
@@ -67,13 +107,36 @@ func (a *app) execute(ctx context.Context, args []string) int {
 		// arguments, a required or exclusive flag group. RunE errors are all exitErrors.
 		ee = &exitError{code: exitUsage, err: err}
 	}
-	if ee.err != nil {
+	if ee.err != nil && !ee.printed {
 		a.printError(ee.err)
 	}
 	if ee.code == exitUsage {
 		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
-	return ee.code
+	if ee.code == exitChanges {
+		return ee.code, nil // not a failure: --detailed-exitcode found changes
+	}
+	if ee.err == nil {
+		return ee.code, fmt.Errorf("%s failed", commandName(cmd))
+	}
+	return ee.code, ee.err
+}
+
+// flagArgs returns args up to "--", after which none is a flag.
+func flagArgs(args []string) []string {
+	if i := slices.Index(args, "--"); i >= 0 {
+		return args[:i]
+	}
+	return args
+}
+
+// commandName is cmd's path without the program's name: "tenant create".
+func commandName(cmd *cobra.Command) string {
+	if cmd == nil || !cmd.HasParent() {
+		return ""
+	}
+	_, name, _ := strings.Cut(cmd.CommandPath(), " ")
+	return name
 }
 
 // printError prints err whole, one line per problem: a joined error or a config error lists
@@ -84,10 +147,12 @@ func (a *app) printError(err error) {
 	}
 }
 
-// exitError carries an exit code; err is nil when the problem was already reported.
+// exitError carries an exit code; err is nil, or printed is set, when the problem was already
+// reported on stderr.
 type exitError struct {
-	code int
-	err  error
+	code    int
+	err     error
+	printed bool
 }
 
 func (e *exitError) Error() string {
@@ -106,6 +171,9 @@ func usageErrorf(format string, args ...any) error {
 
 // errReported fails the run (exit 1) after the failures were already printed.
 var errReported = &exitError{code: exitFailed}
+
+// reported fails the run (exit 1) with err, already printed on stderr, for the envelope.
+func reported(err error) error { return &exitError{code: exitFailed, err: err, printed: true} }
 
 // runE adapts a command's testable function to cobra: an error it returns is a failure (exit 1)
 // unless it already carries an exit code.
@@ -131,8 +199,15 @@ func (a *app) rootCmd() *cobra.Command {
 public, the static tenants, the reference schema and every dynamic tenant. It also creates, clones and
 drops tenants, runs SQL in selected schemas, and shows where each schema stands.
 
-The database is --url, else $DATABASE_URL, else the libpq environment (PGHOST, PGPORT, PGUSER,
-PGDATABASE, ...). Any connection string pgx accepts works.
+The database is --url, else $DATABASE_URL; without either, commands that need a database refuse to
+run. Any connection string pgx accepts works, and it may carry the pgschemas driver's parameters
+(pgschemas_pooler, pgschemas_strict, pgschemas_extra_search_paths), so that one DATABASE_URL serves
+the app and the CLI. "--url postgres://" takes everything from the libpq environment (PGHOST, ...).
+
+--json prints one JSON document on stdout, whatever the command: "command", "ok", "exit_code",
+"error" (with "sqlstate", "detail" and "hint" when PostgreSQL raised it), then the command's data.
+--log-format text|json logs the engine's events (tenants created, dropped, renamed, domains changed,
+schemas applied or failed) to stderr.
 
 Selectors (apply, plan, status, exec, whowill):
   -s, --schema NAME    a static tenant, the reference, public, a dynamic tenant, or a
@@ -144,7 +219,8 @@ Selectors (apply, plan, status, exec, whowill):
       --tenants        every dynamic tenant and the reference
 
 Exit codes: 0 done; 1 failed (a schema failed or was refused, a database or config error);
-2 usage (a bad flag, a missing argument, "tenant drop" without --yes).`,
+2 usage (a bad flag, a missing argument, "tenant drop" without --yes); 3 changes pending or drift
+found (plan and status with --detailed-exitcode); 130 interrupted by Ctrl-C (128 + the signal).`,
 		Example: `  schemaset apply
   schemaset plan --dynamic
   schemaset tenant create acme --domain acme.example.com
@@ -152,23 +228,42 @@ Exit codes: 0 done; 1 failed (a schema failed or was refused, a database or conf
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.NoArgs,
-		RunE:          a.missingCommand("missing command"),
+	}
+	var showVersion bool
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if showVersion {
+			return a.runVersion()
+		}
+		return a.missingCommand("missing command")(c, args)
+	}
+	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) {
+		if a.json && a.jsonOut == nil {
+			// The envelope is the only thing on stdout; the demo's text, meant to be read while
+			// it runs, goes to stderr, any other command's to nowhere.
+			a.jsonOut = a.stdout
+			a.stdout = io.Discard
+			if c.Name() == "demo" {
+				a.stdout = a.stderr
+			}
+		}
 	}
 	cmd.PersistentFlags().StringVar(&a.config, "config", "./"+defaultFile, "the set's config file; its apps folder is relative to it")
-	cmd.PersistentFlags().StringVar(&a.url, "url", "", "database connection string (default $DATABASE_URL, else the libpq environment)")
+	cmd.PersistentFlags().StringVar(&a.url, "url", "", "database connection string, which may carry pgschemas_ parameters (default $DATABASE_URL)")
+	cmd.PersistentFlags().BoolVar(&a.json, "json", false, "print one JSON document: command, ok, exit_code, error, and the command's data")
+	cmd.PersistentFlags().StringVar(&a.logFormat, "log-format", "", "log the engine's events (tenants created, dropped, renamed, domains changed, schemas applied or failed) to stderr as text or json")
+	cmd.Flags().BoolVar(&showVersion, "version", false, "print the version and VCS revision, as the version command does")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
 	cmd.AddCommand(
-		a.applyCmd(), a.planCmd(), a.statusCmd(), a.createRefSchemaCmd(), a.tenantCmd(),
+		a.applyCmd(), a.planCmd(), a.statusCmd(), a.createRefSchemaCmd(), a.tenantCmd(), a.domainCmd(),
 		a.cloneCmd(), a.execCmd(), a.whowillCmd(), a.inspectCmd(), a.demoCmd(), a.poolCmd(),
-		a.rebalanceCmd(),
+		a.rebalanceCmd(), a.versionCmd(),
 	)
 	return cmd
 }
 
-// dsn returns the connection string: --url, else $DATABASE_URL, else "" (pgx then reads the libpq
-// environment).
+// dsn returns the connection string: --url, else $DATABASE_URL, else "" (none given).
 func (a *app) dsn() string {
 	if a.url != "" {
 		return a.url
@@ -176,30 +271,44 @@ func (a *app) dsn() string {
 	return a.getenv("DATABASE_URL")
 }
 
+// errNoDatabase is the refusal of a command that needs a database when neither --url nor
+// DATABASE_URL names one: libpq's defaults would pick a database the user did not choose.
+var errNoDatabase = errors.New("no database: give --url or set DATABASE_URL (--url postgres:// takes PGHOST, PGUSER, ... from the environment)")
+
+// connConfig parses the connection string as the pgschemas driver does: the pgschemas_
+// parameters are checked and taken out, so that the server never sees them.
+func (a *app) connConfig() (*pgx.ConnConfig, error) {
+	dsn := a.dsn()
+	if dsn == "" {
+		return nil, &exitError{code: exitUsage, err: errNoDatabase}
+	}
+	cfg, err := driver.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("--url or DATABASE_URL: %w", err)
+	}
+	return cfg.ConnConfig, nil
+}
+
 // open loads the set and connects to the database, for an engine with opts and a logger to
 // stderr. The returned func closes the database.
 func (a *app) open(ctx context.Context, opts schemaset.Options) (*schemaset.Engine, func(), error) {
+	if err := a.checkLogFormat(); err != nil {
+		return nil, nil, err
+	}
 	set, err := schemaset.LoadFile(a.config)
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := sql.Open("pgx", a.dsn())
+	cc, err := a.connConfig()
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to the database: %w", err)
+		return nil, nil, err
 	}
+	db := stdlib.OpenDB(*cc)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, attr slog.Attr) slog.Attr {
-			if len(groups) == 0 && attr.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return attr
-		},
-	}))
-	opts.Logger = logger
+	a.engineLogging(&opts)
 	// Never more connections than the workers and the lock: the server is shared with live traffic.
 	db.SetMaxOpenConns(opts.Connections())
 	eng := schemaset.New(set, db, opts)

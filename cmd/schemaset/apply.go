@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -18,7 +20,8 @@ type runFlags struct {
 	allowDestructive bool
 	continueOnError  bool
 	verify           bool
-	json             bool
+	// detailedExitcode (plan) exits 3 when a schema has changes to apply.
+	detailedExitcode bool
 }
 
 // register adds the flags; plan (dryRun) always goes on after a failure, so that it shows every
@@ -32,7 +35,9 @@ func (f *runFlags) register(fs *pflag.FlagSet, dryRun bool) {
 		fs.BoolVar(&f.continueOnError, "continue-on-error", false, "go on with the other schemas after one fails")
 	}
 	fs.BoolVar(&f.verify, "verify", false, "inspect every schema, ignoring the recorded state (finds changes made by hand)")
-	fs.BoolVar(&f.json, "json", false, "print one JSON document: per-schema results and totals")
+	if dryRun {
+		fs.BoolVar(&f.detailedExitcode, "detailed-exitcode", false, "exit 0 when nothing is to change, 3 when a schema has changes, 1 on error")
+	}
 }
 
 func (f *runFlags) options() schemaset.ApplyOptions {
@@ -82,10 +87,14 @@ so that the plan accounts for steps such as renames, and changes nothing.
 
 A plan with changes that can lose data is marked refused, as apply would refuse it, and plan exits 1;
 with --allow-destructive it is printed as planned. A schema that fails or is refused does not stop
-the plan of the others.`,
+the plan of the others.
+
+With --detailed-exitcode, plan exits 0 when every schema is up to date, 3 when some schema has
+changes to apply, 1 on an error or a refusal and 2 on a usage error, so that CI can gate a deploy.`,
 		Example: `  schemaset plan
   schemaset plan -s acme --verify
-  schemaset plan --tenants --json`,
+  schemaset plan --tenants --json
+  schemaset plan --detailed-exitcode || [ $? -eq 3 ] && echo "changes pending"`,
 	}, true)
 }
 
@@ -117,10 +126,8 @@ func (a *app) runApply(ctx context.Context, flags applyFlags, dryRun bool) error
 		if dryRun {
 			verb, fn = "plan", eng.Plan
 		}
-		if !flags.run.json {
-			if err := a.sayCitus(ctx, eng); err != nil {
-				return err
-			}
+		if err := a.sayCitus(ctx, eng); err != nil { // dropped under --json, as all text
+			return err
 		}
 		return a.report(ctx, verb, len(targets), flags.run, func(opts schemaset.ApplyOptions) (*schemaset.Report, error) {
 			return fn(ctx, targets, opts)
@@ -129,14 +136,11 @@ func (a *app) runApply(ctx context.Context, flags applyFlags, dryRun bool) error
 }
 
 // report runs one apply, plan or createrefschema over n schemas and prints its outcome: progress,
-// then the plan's SQL (for plan), then the summary, or the --json document. It fails (exit 1) when
-// any schema failed or was refused.
+// then the plan's SQL (for plan), then the summary, or under --json the report as the envelope's
+// data. It fails (exit 1) when any schema failed or was refused.
 func (a *app) report(ctx context.Context, verb string, n int, flags runFlags, fn func(schemaset.ApplyOptions) (*schemaset.Report, error)) error {
 	opts := flags.options()
-	p := progress(quietProgress{})
-	if !flags.json {
-		p = a.newProgress(verb, n, verb != "plan")
-	}
+	p := a.newProgress(verb, n, verb != "plan")
 	opts.OnResult = p.result
 	start := time.Now()
 	rep, err := fn(opts)
@@ -145,49 +149,70 @@ func (a *app) report(ctx context.Context, verb string, n int, flags runFlags, fn
 		return err
 	}
 	took := time.Since(start)
-	if flags.json {
-		if err := writeJSON(a.stdout, newJSONReport(verb, rep, took)); err != nil {
-			return err
+	if _, quiet := p.(quietProgress); quiet {
+		for _, r := range rep.Results {
+			if r.Err != nil {
+				a.printResult(r)
+			}
 		}
-	} else {
+	}
+	if rep.Pool != nil && rep.Pool.Err != nil && !(interruptedBy(ctx) != 0 && errors.Is(rep.Pool.Err, context.Canceled)) {
+		a.printError(rep.Pool.Err)
+	}
+	if err := a.emit(newJSONReport(rep, took), func(w io.Writer) error {
 		if verb == "plan" {
-			a.printPlan(rep, p)
+			a.printPlan(w, rep)
 		}
-		fmt.Fprintln(a.stdout, summary(verb, rep, took))
-		if rep.Pool != nil {
-			a.printPool(rep.Pool)
+		fmt.Fprintln(w, summary(verb, rep, took))
+		if rep.Pool != nil && rep.Pool.Err == nil {
+			printPool(w, rep.Pool)
 		}
+		return nil
+	}); err != nil {
+		return err
 	}
-	if rep.Err() != nil {
-		return errReported
+	if ctx.Err() != nil {
+		return &interruptedError{done: interruptedRun(verb, rep)}
 	}
-	return ctx.Err()
+	if err := rep.Err(); err != nil {
+		return reported(err)
+	}
+	if flags.detailedExitcode && rep.Count(schemaset.OutcomePlanned) > 0 {
+		return &exitError{code: exitChanges}
+	}
+	return nil
 }
 
-// printPlan prints each schema's steps and statements in apply order, and the failures that the
-// progress did not print already.
-func (a *app) printPlan(rep *schemaset.Report, p progress) {
-	_, printed := p.(*barProgress)
+// interruptedRun says what an interrupted apply or plan completed.
+func interruptedRun(verb string, rep *schemaset.Report) string {
+	if verb == "plan" {
+		return fmt.Sprintf("plan stopped after %d of %s; it changes nothing", rep.Count(schemaset.OutcomePlanned)+
+			rep.Count(schemaset.OutcomeUpToDate)+rep.Count(schemaset.OutcomeRefused), plural(len(rep.Results), "schema"))
+	}
+	notDone := len(rep.Results) - rep.Count(schemaset.OutcomeApplied) - rep.Count(schemaset.OutcomeUpToDate)
+	return fmt.Sprintf("%s: %d applied, %d up to date, %d not done (each schema is before or after its change, never between); run %s again to finish",
+		verb, rep.Count(schemaset.OutcomeApplied), rep.Count(schemaset.OutcomeUpToDate), notDone, verb)
+}
+
+// printPlan prints each schema's steps and statements in apply order.
+func (a *app) printPlan(w io.Writer, rep *schemaset.Report) {
 	for _, r := range rep.Results {
-		if r.Err != nil && !printed {
-			a.printError(r.Err)
-		}
 		if len(r.Steps) == 0 && len(r.Statements) == 0 && !r.Created {
 			continue
 		}
-		fmt.Fprintf(a.stdout, "-- %s %q: %s", r.Kind, r.Schema, describe(r))
+		fmt.Fprintf(w, "-- %s %q: %s", r.Kind, r.Schema, describe(r))
 		if r.Outcome == schemaset.OutcomeRefused {
-			fmt.Fprintf(a.stdout, " (refused: %s)", strings.Join(r.Destructive, ", "))
+			fmt.Fprintf(w, " (refused: %s)", strings.Join(r.Destructive, ", "))
 		}
-		fmt.Fprintln(a.stdout)
+		fmt.Fprintln(w)
 		if r.Created {
-			fmt.Fprintf(a.stdout, "CREATE SCHEMA %s;\n", quoteIdent(r.Schema))
+			fmt.Fprintf(w, "CREATE SCHEMA %s;\n", quoteIdent(r.Schema))
 		}
 		for _, s := range r.Steps {
-			fmt.Fprintf(a.stdout, "-- step %s\n", s)
+			fmt.Fprintf(w, "-- step %s\n", s)
 		}
 		for _, s := range r.Statements {
-			fmt.Fprintln(a.stdout, strings.TrimRight(s, "; \n")+";")
+			fmt.Fprintln(w, strings.TrimRight(s, "; \n")+";")
 		}
 	}
 }
@@ -221,7 +246,6 @@ builds it again from the apps.`,
 	cmd.Flags().SortFlags = false
 	cmd.Flags().BoolVar(&flags.recreate, "recreate", false, "drop the reference schema, with its rows, and build it again")
 	cmd.Flags().BoolVar(&flags.run.allowDestructive, "allow-destructive", false, "allow dropping tables and columns and lossy type changes")
-	cmd.Flags().BoolVar(&flags.run.json, "json", false, "print one JSON document: the result and totals")
 	return cmd
 }
 

@@ -61,7 +61,11 @@ func (a *app) demoCmd() *cobra.Command {
 in the folder shared.localhost/initech), seeds a few rows in each (testdata/seed/*.sql), and serves
 a small notes app on 127.0.0.1 through httpx: an HTML page and a JSON API (GET and POST /api/notes)
 per tenant, each query through the pgschemas driver, so that each tenant sees only its own notes.
-It prints the curl lines to try. Ctrl-C stops it and removes everything it made.
+It prints the curl lines to try. Ctrl-C stops it and removes everything it made, as do SIGTERM,
+SIGHUP (the terminal closed) and the end of its output pipe (demo | tee log, then Ctrl-C). What it
+makes is named after the machine and its process id (pgschemas_demo_<host>_<pid>_<random>, a
+folder or container pgschemas-demo-<host>-<pid>-<random>): a demo that was killed with kill -9
+cannot clean up, and the next demo on the machine removes what it left.
 
 The server:
   - with --url or DATABASE_URL, that server: the demo creates a database of its own,
@@ -69,7 +73,8 @@ The server:
   - else a throwaway server started with the local initdb and pg_ctl (from PATH, or
     /usr/lib/postgresql/*/bin and the like) in a temporary folder, on a free port, removed on exit
     (as root, the server runs as the postgres user, since PostgreSQL refuses to run as root);
-  - else a throwaway postgres:15-alpine container (testcontainers), where a Docker engine runs;
+  - else a throwaway postgres:15-alpine container, run with the docker command where a Docker
+    engine answers, and removed on exit;
   - else it says what to install.
 
 Without --config it applies testdata/pgschemas.hcl of the current folder or its nearest parent that
@@ -131,6 +136,11 @@ func (a *app) runDemo(ctx context.Context, flags demoFlags, finder postgresFinde
 	if set.Config.Dynamic == nil {
 		return fmt.Errorf("%s: %w; the demo creates dynamic tenants", flags.config, schemaset.ErrNoDynamic)
 	}
+	// The demo also stops when its output pipe closes (demo | tee log, and tee is gone): it could
+	// no longer tell the user anything, and must not leave its database behind.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	watchOutput(a.stdout, stop)
 	undo := &cleanups{}
 	defer func() {
 		if uerr := undo.run(); uerr != nil {
@@ -194,9 +204,10 @@ func (a *app) runDemo(ctx context.Context, flags demoFlags, finder postgresFinde
 	})
 
 	a.printDemoUsage(links, srv, cc, port)
+	ready := demoReady{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, Server: srv.kind,
+		Database: cc.Database, DataDir: srv.dataDir, PostgresPID: srv.pid}
+	_ = a.emit(ready, nil) // under --json, the envelope written on exit says what the demo served
 	if flags.readyFile != "" {
-		ready := demoReady{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, Server: srv.kind,
-			Database: cc.Database, DataDir: srv.dataDir, PostgresPID: srv.pid}
 		if err := writeReadyFile(flags.readyFile, ready); err != nil {
 			return err
 		}

@@ -10,10 +10,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/testcontainers/testcontainers-go"
-	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 
-	"github.com/pgschemas/pgschemas/internal/pgtest"
+	"github.com/pgschemas/pgschemas/driver"
+	"github.com/pgschemas/pgschemas/internal/pgcluster"
 )
 
 // demoImage is the image of the demo's container when it runs one.
@@ -47,7 +46,7 @@ type postgresFinder struct {
 func defaultPostgresFinder(getenv func(string) string) postgresFinder {
 	return postgresFinder{
 		path:   getenv("PATH"),
-		globs:  pgtest.BinGlobs,
+		globs:  pgcluster.BinGlobs,
 		docker: dockerHealth,
 	}
 }
@@ -61,7 +60,7 @@ func (e *noServerError) Error() string {
 	return fmt.Sprintf(`error: the demo found no PostgreSQL server. It looks for, in this order:
   1. --url or DATABASE_URL: neither is set;
   2. initdb and pg_ctl, to start a throwaway server: %v;
-  3. a Docker engine, to run %s with testcontainers: %v.
+  3. a Docker engine, to run %s with the docker command: %v.
 Do one of:
   - install PostgreSQL's server programs, then run the demo again:
       sudo apt-get install postgresql      (Debian, Ubuntu)
@@ -74,44 +73,56 @@ Do one of:
 }
 
 // start returns the server for the demo: dsn's when it is set, else a throwaway one started with
-// the local initdb, else with testcontainers. What it starts, undo stops and removes.
+// the local initdb, else in a container (docker). What it starts, undo stops and removes.
 func (f postgresFinder) start(ctx context.Context, dsn string, undo *cleanups, out io.Writer) (*demoServer, error) {
 	if dsn != "" {
-		cc, err := pgx.ParseConfig(dsn)
+		cfg, err := driver.ParseConfig(dsn) // takes the pgschemas_ parameters out
 		if err != nil {
 			return nil, fmt.Errorf("--url or DATABASE_URL: %w", err)
+		}
+		cc := cfg.ConnConfig
+		if err := removeLeftoverDatabases(ctx, cc, out); err != nil {
+			fmt.Fprintf(out, "could not remove what killed demos left: %v\n", err)
 		}
 		return &demoServer{kind: "url", admin: cc, about: fmt.Sprintf("the server of --url or DATABASE_URL (%s:%d)", cc.Host, cc.Port)}, nil
 	}
 	bin, initdbErr := f.findBin()
-	var as *pgtest.OSUser
+	var as *pgcluster.OSUser
 	if initdbErr == nil {
-		as, initdbErr = pgtest.ServerUser()
+		as, initdbErr = pgcluster.ServerUser()
 	}
 	if initdbErr == nil {
+		if err := removeLeftoverClusters(ctx, bin, as, out); err != nil {
+			fmt.Fprintf(out, "could not remove what killed demos left: %v\n", err)
+		}
 		return startInitdb(ctx, bin, as, undo, out)
 	}
 	dockerErr := f.docker(ctx)
 	if dockerErr == nil {
+		if err := removeLeftoverContainers(ctx, out); err != nil {
+			fmt.Fprintf(out, "could not remove what killed demos left: %v\n", err)
+		}
 		return startContainer(ctx, undo, out)
 	}
 	return nil, &noServerError{initdb: initdbErr, docker: dockerErr}
 }
 
-// findBin returns the folder of an installation that has both initdb and pg_ctl (pgtest.FindBin).
-func (f postgresFinder) findBin() (string, error) { return pgtest.FindBin(f.path, f.globs) }
+// findBin returns the folder of an installation that has both initdb and pg_ctl (pgcluster.FindBin).
+func (f postgresFinder) findBin() (string, error) { return pgcluster.FindBin(f.path, f.globs) }
 
-// startInitdb starts a throwaway server (a pgtest.Cluster) with bin's initdb and pg_ctl, as the
+// startInitdb starts a throwaway server (a pgcluster.Cluster) with bin's initdb and pg_ctl, as the
 // user as (nil: the current one), in a temporary folder: the data folder, the log and the unix
 // socket. It listens on a free port of 127.0.0.1, with trust authentication for the superuser
 // postgres. undo stops and removes it.
-func startInitdb(ctx context.Context, bin string, as *pgtest.OSUser, undo *cleanups, out io.Writer) (*demoServer, error) {
+func startInitdb(ctx context.Context, bin string, as *pgcluster.OSUser, undo *cleanups, out io.Writer) (*demoServer, error) {
 	who := ""
 	if as != nil {
 		who = " (as the user " + as.Name + ": PostgreSQL refuses to run as root)"
 	}
 	fmt.Fprintf(out, "starting a throwaway PostgreSQL from %s%s\n", bin, who)
-	c, err := pgtest.StartCluster(ctx, pgtest.ClusterOptions{Bin: bin, As: as, Prefix: "pgschemas-demo-"})
+	// The folder's name says whose it is (demoName), so that a later demo removes it if this one
+	// is killed before it can.
+	c, err := pgcluster.StartCluster(ctx, pgcluster.ClusterOptions{Bin: bin, As: as, Prefix: demoName("-") + "-"})
 	if err != nil {
 		return nil, err
 	}
@@ -141,57 +152,12 @@ func startInitdb(ctx context.Context, bin string, as *pgtest.OSUser, undo *clean
 		about: fmt.Sprintf("the throwaway server at 127.0.0.1:%d", c.Port)}, nil
 }
 
-// dockerHealth returns nil when testcontainers reaches a Docker engine.
-func dockerHealth(ctx context.Context) (err error) {
-	defer func() {
-		if r := recover(); r != nil { // testcontainers panics on some broken setups
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	p, err := testcontainers.ProviderDocker.GetProvider()
-	if err != nil {
-		return err
-	}
-	return p.Health(ctx)
-}
-
-// startContainer runs a throwaway PostgreSQL container. testcontainers' reaper removes it even when
-// the demo is killed.
-func startContainer(ctx context.Context, undo *cleanups, out io.Writer) (*demoServer, error) {
-	fmt.Fprintf(out, "starting a throwaway PostgreSQL container (%s) with testcontainers\n", demoImage)
-	ctr, err := tcpostgres.Run(ctx, demoImage, tcpostgres.WithDatabase("postgres"),
-		tcpostgres.WithUsername("postgres"), tcpostgres.WithPassword("postgres"), tcpostgres.BasicWaitStrategies())
-	if ctr != nil {
-		undo.add(func(context.Context) error {
-			if err := testcontainers.TerminateContainer(ctr); err != nil {
-				return err
-			}
-			fmt.Fprintln(out, "removed the PostgreSQL container")
-			return nil
-		})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("start a PostgreSQL container: %w", err)
-	}
-	dsn, err := ctr.ConnectionString(ctx, "sslmode=disable")
-	if err != nil {
-		return nil, err
-	}
-	cc, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return nil, err
-	}
-	return &demoServer{kind: "docker", admin: cc, about: fmt.Sprintf("the throwaway container at %s:%d", cc.Host, cc.Port)}, nil
-}
-
-// createDemoDatabase creates the database pgschemas_demo_<random> on admin's server, which undo
-// drops, and returns admin's connection to it.
+// createDemoDatabase creates the database pgschemas_demo_<host>_<pid>_<random> (demoName) on
+// admin's server, which undo drops, and returns admin's connection to it.
 func createDemoDatabase(ctx context.Context, admin *pgx.ConnConfig, undo *cleanups, out io.Writer) (*pgx.ConnConfig, error) {
-	var b [4]byte
+	var b [3]byte
 	_, _ = rand.Read(b[:])
-	name := "pgschemas_demo_" + hex.EncodeToString(b[:])
+	name := demoName("_") + "_" + hex.EncodeToString(b[:])
 	if err := adminExec(ctx, admin, "CREATE DATABASE "+name); err != nil {
 		return nil, fmt.Errorf("create the demo's database (its role needs CREATEDB): %w", err)
 	}

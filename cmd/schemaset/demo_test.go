@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgschemas/pgschemas/internal/pgcluster"
 	"github.com/pgschemas/pgschemas/internal/pgtest"
 )
 
@@ -86,7 +87,7 @@ func TestDemoInitdb(t *testing.T) {
 	t.Parallel()
 	_, err := defaultPostgresFinder(os.Getenv).findBin()
 	if err == nil {
-		_, err = pgtest.ServerUser()
+		_, err = pgcluster.ServerUser()
 	}
 	switch {
 	case err != nil && os.Getenv("CI") == "true":
@@ -215,6 +216,13 @@ type demoRun struct {
 // test it interrupts the demo, if it still runs, so that it cleans up.
 func startDemo(t *testing.T, env []string, args ...string) *demoRun {
 	t.Helper()
+	return startDemoOut(t, env, nil, args...)
+}
+
+// startDemoOut is startDemo with the demo's stdout on out, the write end of a pipe, which it
+// closes once the demo started; nil is startDemo's buffer.
+func startDemoOut(t *testing.T, env []string, out *os.File, args ...string) *demoRun {
+	t.Helper()
 	d := &demoRun{t: t, exited: make(chan struct{}), readyFile: filepath.Join(t.TempDir(), "ready.json"),
 		client: &http.Client{
 			Timeout:       10 * time.Second,
@@ -223,7 +231,14 @@ func startDemo(t *testing.T, env []string, args ...string) *demoRun {
 	d.cmd = exec.Command(binary(t), append([]string{"demo", "--port", "0", "--ready-file", d.readyFile}, args...)...)
 	d.cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DATABASE_URL=") }), env...)
 	d.cmd.Stdout, d.cmd.Stderr = &d.stdout, &d.stderr
-	if err := d.cmd.Start(); err != nil {
+	if out != nil {
+		d.cmd.Stdout = out
+	}
+	err := d.cmd.Start()
+	if out != nil {
+		out.Close()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	go func() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ func TestFirstApply(t *testing.T) {
 			t.Errorf("tenant %s has tables %v, want the reference's %v", s, got, want)
 		}
 	}
-	if got := f.ok("tenant", "list").stdout; got != "acme\nglobex\n" {
+	if got := f.ok("tenant", "list").stdout; got != "NAME    DOMAINS\nacme    acme.example.test (primary)\nglobex  shared.example.test/globex (primary)\n" {
 		t.Errorf("tenant list = %q", got)
 	}
 
@@ -316,7 +317,7 @@ func TestTenantDrop(t *testing.T) {
 	if n := f.count(`SELECT count(*) FROM public.pgschemas_domain WHERE tenant = 'acme'`); n != 0 {
 		t.Errorf("acme still has domains")
 	}
-	if got := f.ok("tenant", "list").stdout; got != "globex\n" {
+	if got := f.ok("tenant", "list").stdout; got != "NAME    DOMAINS\nglobex  shared.example.test/globex (primary)\n" {
 		t.Errorf("tenant list after the drop = %q", got)
 	}
 	f.want(1, "tenant", "drop", "acme", "--yes")
@@ -331,7 +332,10 @@ func TestInspect(t *testing.T) {
 	if strings.Contains(r.stdout, "pgschemas_") {
 		t.Errorf("inspect shows the engine's tables:\n%s", r.stdout)
 	}
-	wantContains(t, "inspect by domain", f.ok("inspect", "-s", "acme.example.test").stdout, `schema "acme"`, `table "notes"`)
+	r = f.ok("inspect", "-s", "acme.example.test", "--json")
+	if e := parseEnvelope(t, r); e.raw["schema"] != "acme" || !strings.Contains(fmt.Sprint(e.raw["hcl"]), `table "notes"`) {
+		t.Errorf("inspect by domain: %s", e.text)
+	}
 	r = f.want(1, "inspect", "-s", "nope")
 	wantContains(t, "stderr", r.stderr, `"nope"`)
 }
@@ -343,11 +347,14 @@ func TestJSON(t *testing.T) {
 	f.edit("apps/tenant/notes.sql", "value   text NOT NULL,\n", "")
 	r := f.want(1, "apply", "--json", "--continue-on-error")
 	var doc struct {
-		Command string
-		OK      bool
-		Results []struct {
-			Schema, Kind, Outcome, Error string
-			Destructive                  []string
+		Command  string
+		OK       bool
+		ExitCode int `json:"exit_code"`
+		Error    *struct{ Message string }
+		Results  []struct {
+			Schema, Kind, Outcome string
+			Error                 *struct{ Message, Schema string }
+			Destructive           []string
 		}
 		Totals map[string]int
 	}
@@ -357,35 +364,38 @@ func TestJSON(t *testing.T) {
 	outcomes := map[string]string{}
 	for _, res := range doc.Results {
 		outcomes[res.Schema] = res.Outcome
-		if res.Outcome == "refused" && !strings.Contains(res.Error, "settings.value") {
-			t.Errorf("%s: error %q does not name the column", res.Schema, res.Error)
+		if res.Outcome == "refused" && (res.Error == nil || !strings.Contains(res.Error.Message, "settings.value") || res.Error.Schema != res.Schema) {
+			t.Errorf("%s: error %+v does not name the schema and the column", res.Schema, res.Error)
 		}
 	}
-	want := map[string]string{"public": "up to date", "www": "up to date", "blog": "up to date",
+	want := map[string]string{"public": "up_to_date", "www": "up_to_date", "blog": "up_to_date",
 		"sample": "refused", "acme": "refused", "globex": "refused"}
-	if doc.Command != "apply" || doc.OK || !mapsEqual(outcomes, want) {
-		t.Errorf("apply --json: command %q, ok %v, outcomes %v; want %v", doc.Command, doc.OK, outcomes, want)
+	if doc.Command != "apply" || doc.OK || doc.ExitCode != 1 || doc.Error == nil || !mapsEqual(outcomes, want) {
+		t.Errorf("apply --json: command %q, ok %v, exit code %d, error %v, outcomes %v; want %v", doc.Command, doc.OK, doc.ExitCode, doc.Error, outcomes, want)
 	}
 	if doc.Totals["schemas"] != 6 || doc.Totals["refused"] != 3 || doc.Totals["up_to_date"] != 3 {
 		t.Errorf("totals = %v", doc.Totals)
 	}
+	// Failures are still on stderr.
+	wantContains(t, "apply --json stderr", r.stderr, `error: reference "sample"`)
 
 	r = f.ok("plan", "--json", "--allow-destructive", "--dynamic")
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatalf("plan --json: %v\n%s", err, r.stdout)
 	}
-	if doc.Totals["planned"] != 2 || len(doc.Results) != 2 || doc.Results[0].Outcome != "planned" {
+	if doc.Totals["planned"] != 2 || len(doc.Results) != 2 || doc.Results[0].Outcome != "planned" || !doc.OK || doc.Error != nil {
 		t.Errorf("plan --json: %+v", doc)
 	}
 
 	var st struct {
+		Command string
 		Schemas []struct{ Schema, State string }
 		Totals  map[string]int
 	}
 	if err := json.Unmarshal([]byte(f.ok("status", "--json").stdout), &st); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Schemas) != 6 || st.Totals["pending"] != 3 || st.Totals["up to date"] != 3 {
+	if st.Command != "status" || len(st.Schemas) != 6 || st.Totals["pending"] != 3 || st.Totals["up_to_date"] != 3 || st.Schemas[0].State != "up_to_date" {
 		t.Errorf("status --json: %+v", st)
 	}
 }
@@ -419,7 +429,9 @@ func TestClone(t *testing.T) {
 	wantContains(t, "stderr", r.stderr, `"copy1"`, "exists")
 
 	f.ok("clone", "acme", "acme2", "--tenant")
-	wantContains(t, "tenant list", f.ok("tenant", "list").stdout, "acme2\n")
+	if got := f.ok("tenant", "list").stdout; !regexp.MustCompile(`(?m)^acme2\s+-$`).MatchString(got) {
+		t.Errorf("tenant list does not show acme2 without domains:\n%s", got)
+	}
 }
 
 func TestCreateRefSchema(t *testing.T) {

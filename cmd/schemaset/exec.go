@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -32,10 +34,16 @@ Unqualified names therefore resolve in the schema. It needs a selector; run whow
 selector first to see which schemas it picks. Every schema runs even when some fail; each failure is
 printed with its schema, and exec then exits 1.
 
+What a statement returns (a SELECT, or a statement with RETURNING) is printed under its schema's
+name as an aligned table (NULL prints as an empty cell), then the number of rows; with --json each
+schema's statements, with their command tag, columns and rows (text values, null for NULL).
+
 -f - reads the SQL from standard input.`,
 		Example: `  schemaset exec -s acme -c "INSERT INTO notes (body) VALUES ('hello')"
   schemaset exec --dynamic -f fix_settings.sql
-  schemaset exec --tenants -x sample -c "ANALYZE"`,
+  schemaset exec --tenants -x sample -c "ANALYZE"
+  schemaset exec --dynamic -c "SELECT count(*) AS notes FROM notes"
+  schemaset exec --dynamic -c "SELECT key, value FROM settings" --json`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(ctx context.Context, _ []string) error {
 			return a.runExec(ctx, flags)
@@ -71,12 +79,87 @@ func (a *app) runExec(ctx context.Context, flags execFlags) error {
 		if err != nil {
 			return err
 		}
-		err = eng.Exec(ctx, targets, sqlText, flags.parallel)
+		results, err := eng.Query(ctx, targets, sqlText, flags.parallel)
 		failed := countErrors(err)
-		fmt.Fprintf(a.stdout, "exec: ran in %d of %s\n", len(targets)-failed, plural(len(targets), "schema"))
-		return err
+		if err != nil && interruptedBy(ctx) == 0 {
+			a.printError(err)
+		}
+		data := jsonExec{Schemas: make([]jsonQueryResult, len(results)), Ran: len(targets) - failed, Failed: failed}
+		for i, r := range results {
+			data.Schemas[i] = jsonQueryResult{QueryResult: r, Error: newJSONError(r.Err)}
+		}
+		if eerr := a.emit(data, func(w io.Writer) error {
+			if err := printRows(w, results); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(w, "exec: ran in %d of %s\n", data.Ran, plural(len(targets), "schema"))
+			return err
+		}); eerr != nil {
+			return eerr
+		}
+		if ctx.Err() != nil {
+			return &interruptedError{done: fmt.Sprintf("exec: committed in %d of %s; each schema's transaction commits whole or not at all",
+				data.Ran, plural(len(targets), "schema"))}
+		}
+		if err != nil {
+			return reported(err)
+		}
+		return nil
 	})
 }
+
+// jsonExec is the --json data of exec: each schema's statements, their tags and rows.
+type jsonExec struct {
+	Schemas []jsonQueryResult `json:"schemas"`
+	Ran     int               `json:"ran"`
+	Failed  int               `json:"failed"`
+}
+
+type jsonQueryResult struct {
+	schemaset.QueryResult
+	Error *jsonError `json:"error,omitempty"`
+}
+
+// printRows prints, for each schema in order, the rows its statements returned: its name, then a
+// table per statement that returns rows, and its row count.
+func printRows(w io.Writer, results []schemaset.QueryResult) error {
+	for _, r := range results {
+		header := false
+		for _, st := range r.Statements {
+			if st.Columns == nil {
+				continue
+			}
+			if !header {
+				fmt.Fprintf(w, "-- %s %q\n", r.Kind, r.Schema)
+				header = true
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			rule := make([]string, len(st.Columns))
+			for i, c := range st.Columns {
+				rule[i] = strings.Repeat("-", max(1, utf8.RuneCountInString(c)))
+			}
+			fmt.Fprintln(tw, strings.Join(st.Columns, "\t"))
+			fmt.Fprintln(tw, strings.Join(rule, "\t"))
+			for _, row := range st.Rows {
+				cells := make([]string, len(row))
+				for i, v := range row {
+					if v != nil {
+						cells[i] = cellEscaper.Replace(*v)
+					}
+				}
+				fmt.Fprintln(tw, strings.Join(cells, "\t"))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "(%s)\n", plural(len(st.Rows), "row"))
+		}
+	}
+	return nil
+}
+
+// cellEscaper keeps a value on its line and in its column.
+var cellEscaper = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`)
 
 // readFile reads name, or standard input for "-".
 func (a *app) readFile(name string) ([]byte, error) {
@@ -131,11 +214,15 @@ func (a *app) runWhowill(ctx context.Context, flags whowillFlags) error {
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		for _, t := range targets {
-			fmt.Fprintf(tw, "%s\t%s\n", t.Schema, t.Kind)
-		}
-		return tw.Flush()
+		return a.emit(struct {
+			Schemas []schemaset.Target `json:"schemas"`
+		}{append([]schemaset.Target{}, targets...)}, func(w io.Writer) error {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, t := range targets {
+				fmt.Fprintf(tw, "%s\t%s\n", t.Schema, t.Kind)
+			}
+			return tw.Flush()
+		})
 	})
 }
 
@@ -148,12 +235,20 @@ func (a *app) inspectCmd() *cobra.Command {
 	var flags inspectFlags
 	cmd := &cobra.Command{
 		Use:   "inspect -s SCHEMA",
-		Short: "Print a live schema as Atlas HCL",
-		Long: `inspect reads one schema from the database and prints it as Atlas HCL, the format of an app's *.hcl
-files, without the engine's own tables. SCHEMA is a schema of the set, a domain[/folder] of a tenant,
-or any other schema of the database.`,
-		Example: `  schemaset inspect -s sample > apps/tenant/schema.hcl
-  schemaset inspect -s acme.example.com`,
+		Short: "Print a live schema as an app's HCL",
+		Long: `inspect reads one schema from the database and prints it as an app's *.hcl file (Atlas HCL), without
+the engine's own tables: its tables, with their columns, keys, indexes, checks and foreign keys (those
+to public written as table.public.NAME), and its enums, naming no schema. Saved in an app folder and
+given to the schema in pgschemas.hcl instead of its apps, it loads back as the same tables: apply then
+changes nothing. SCHEMA is a schema of the set, a domain[/folder] of a tenant, or any other schema of
+the database.
+
+An app holds what the engine manages, tables and enums; views, materialized views, functions,
+procedures, triggers and domains are left out, each named in a warning on stderr (and in "unmanaged"
+with --json). An apply neither creates nor drops them.`,
+		Example: `  mkdir apps/tenant && schemaset inspect -s sample > apps/tenant/schema.hcl
+  schemaset inspect -s acme.example.com
+  schemaset inspect -s sample --json`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(ctx context.Context, _ []string) error {
 			return a.runInspect(ctx, flags)
@@ -178,7 +273,21 @@ func (a *app) runInspect(ctx context.Context, flags inspectFlags) error {
 		if err != nil {
 			return err
 		}
-		_, err = a.stdout.Write(hcl)
-		return err
+		unmanaged, err := eng.Unmanaged(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, u := range unmanaged {
+			fmt.Fprintf(a.stderr, "warning: %s of %q is not in the app: an app holds tables and enums, which the engine manages; an apply leaves the %s as it is\n",
+				u, name, strings.Fields(u)[0])
+		}
+		return a.emit(struct {
+			Schema    string   `json:"schema"`
+			HCL       string   `json:"hcl"`
+			Unmanaged []string `json:"unmanaged"`
+		}{name, string(hcl), append([]string{}, unmanaged...)}, func(w io.Writer) error {
+			_, err := w.Write(hcl)
+			return err
+		})
 	})
 }

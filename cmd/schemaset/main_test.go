@@ -43,7 +43,9 @@ func binary(t testing.TB) string {
 	t.Helper()
 	build.once.Do(func() {
 		path := filepath.Join(binDir, "schemaset")
-		out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+		// -buildvcs=auto: stamp the VCS revision where it can (version reports it), whatever
+		// GOFLAGS says.
+		out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", path, ".").CombinedOutput()
 		if err != nil {
 			build.err = fmt.Errorf("go build: %v\n%s", err, out)
 			return
@@ -100,8 +102,14 @@ func (f *fixture) run(args ...string) result {
 // runBinary runs the binary with args and an environment without DATABASE_URL.
 func runBinary(t *testing.T, args ...string) result {
 	t.Helper()
+	return runIn(t, slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DATABASE_URL=") }), args...)
+}
+
+// runIn runs the binary with args in the environment env.
+func runIn(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DATABASE_URL=") })
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -26,17 +27,13 @@ func (a *app) sayCitus(ctx context.Context, eng *schemaset.Engine) error {
 	return nil
 }
 
-// listPlacements prints tenant list's table on a Citus coordinator.
-func (a *app) listPlacements(ctx context.Context, eng *schemaset.Engine, names []string) error {
-	pl, err := eng.Placements(ctx, names)
-	if err != nil {
-		return err
-	}
+// writePlacements prints tenant list's table on a Citus coordinator.
+func writePlacements(w io.Writer, names []string, pl []schemaset.Placement) error {
 	byName := map[string]schemaset.Placement{}
 	for _, p := range pl {
 		byName[p.Schema] = p
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tNODE\tBYTES\tQUERIES\tREADS")
 	for _, n := range names {
 		p, ok := byName[n]

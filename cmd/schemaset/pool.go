@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -65,27 +66,19 @@ func (a *app) runPoolFill(ctx context.Context, flags poolFillFlags) error {
 		if err != nil {
 			return err
 		}
-		a.printPool(fill)
-		return nil
+		return a.emit(fill, func(w io.Writer) error {
+			printPool(w, fill)
+			return nil
+		})
 	})
 }
 
 // printPool prints the line that says what a fill did to the pool.
-func (a *app) printPool(fill *schemaset.PoolFill) {
-	if fill.Err != nil {
-		a.printError(fill.Err)
-		return
-	}
-	fmt.Fprintf(a.stdout, "pool: %d filled, %d dropped, %d ready\n", len(fill.Filled), len(fill.Dropped), fill.Ready)
-}
-
-// poolStatusFlags are the flags of pool status.
-type poolStatusFlags struct {
-	json bool
+func printPool(w io.Writer, fill *schemaset.PoolFill) {
+	fmt.Fprintf(w, "pool: %d filled, %d dropped, %d ready\n", len(fill.Filled), len(fill.Dropped), fill.Ready)
 }
 
 func (a *app) poolStatusCmd() *cobra.Command {
-	var flags poolStatusFlags
 	cmd := &cobra.Command{
 		Use:   "status [--json]",
 		Short: "List the pooled schemas and how many tenant create can claim",
@@ -95,35 +88,38 @@ fill or apply replaces it), and when it was filled; then the pool's size and how
   schemaset pool status --json`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(ctx context.Context, _ []string) error {
-			return a.runPoolStatus(ctx, flags)
+			return a.runPoolStatus(ctx)
 		}),
 	}
-	cmd.Flags().BoolVar(&flags.json, "json", false, "print one JSON document")
 	return cmd
 }
 
-func (a *app) runPoolStatus(ctx context.Context, flags poolStatusFlags) error {
+func (a *app) runPoolStatus(ctx context.Context) error {
 	return a.withEngine(ctx, 0, func(eng *schemaset.Engine) error {
 		st, err := eng.PoolStatus(ctx)
 		if err != nil {
 			return err
 		}
-		if flags.json {
-			return writeJSON(a.stdout, st)
-		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SCHEMA\tSTATE\tFILLED")
-		for _, s := range st.Schemas {
-			state := "behind"
-			if s.Current {
-				state = "current"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Schema, state, s.FilledAt.UTC().Format(time.RFC3339))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stdout, "pool: %d ready of size %d, %d pooled\n", st.Ready, st.Size, len(st.Schemas))
-		return nil
+		return a.emit(st, func(w io.Writer) error {
+			return printPoolStatus(w, st)
+		})
 	})
+}
+
+// printPoolStatus prints the pooled schemas as a table, then the pool's size and readiness.
+func printPoolStatus(w io.Writer, st *schemaset.PoolStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCHEMA\tSTATE\tFILLED")
+	for _, s := range st.Schemas {
+		state := "behind"
+		if s.Current {
+			state = "current"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Schema, state, s.FilledAt.UTC().Format(time.RFC3339))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "pool: %d ready of size %d, %d pooled\n", st.Ready, st.Size, len(st.Schemas))
+	return nil
 }

@@ -21,7 +21,7 @@ func TestPool(t *testing.T) {
 	if got := f.strings(`SELECT oid::text FROM pg_namespace WHERE nspname = 'acme'`); len(got) != 1 || !strings.Contains(strings.Join(oids, " "), got[0]) {
 		t.Errorf("acme's schema %v is not one of the pooled %v", got, oids)
 	}
-	if r := f.ok("tenant", "list"); r.stdout != "acme\n" {
+	if r := f.ok("tenant", "list"); r.stdout != "NAME  DOMAINS\nacme  acme.example.test (primary)\n" {
 		t.Errorf("tenant list = %q, want only acme", r.stdout)
 	}
 	if r := f.ok("status"); strings.Contains(r.stdout, "pgschemas_pool") {

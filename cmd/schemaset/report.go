@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -88,9 +90,11 @@ type quietProgress struct{}
 func (quietProgress) result(schemaset.Result) {}
 func (quietProgress) done()                   {}
 
-// printResult prints one line for a schema that changed or failed, and nothing otherwise.
+// printResult prints one line for a schema that changed or failed, and nothing otherwise. A
+// failure that a signal caused is not printed: the run's "interrupted" line says it.
 func (a *app) printResult(r schemaset.Result) {
 	switch {
+	case r.Err != nil && interruptedBy(a.ctx) != 0 && errors.Is(r.Err, context.Canceled):
 	case r.Err != nil:
 		a.printError(r.Err)
 	case r.Outcome == schemaset.OutcomeApplied:
@@ -147,10 +151,8 @@ func summary(verb string, rep *schemaset.Report, took time.Duration) string {
 	return b.String()
 }
 
-// jsonReport is the --json document of apply, plan and createrefschema.
+// jsonReport is the --json data of apply, plan and createrefschema.
 type jsonReport struct {
-	Command string       `json:"command"`
-	OK      bool         `json:"ok"`
 	Results []jsonResult `json:"results"`
 	Totals  jsonTotals   `json:"totals"`
 	// Pool is what an apply did to the pool of pre-cloned schemas, when it did anything.
@@ -159,12 +161,12 @@ type jsonReport struct {
 
 type jsonPool struct {
 	*schemaset.PoolFill
-	Error string `json:"error,omitempty"`
+	Error *jsonError `json:"error,omitempty"`
 }
 
 type jsonResult struct {
 	schemaset.Result
-	Error string `json:"error,omitempty"`
+	Error *jsonError `json:"error,omitempty"`
 	// ErrorDetail is the error's SQLSTATE, DETAIL, HINT and position, and the app file and line.
 	ErrorDetail *schemaset.ErrorDetail `json:"error_detail,omitempty"`
 }
@@ -183,10 +185,8 @@ type jsonTotals struct {
 	DurationNS int64 `json:"duration_ns"`
 }
 
-func newJSONReport(command string, rep *schemaset.Report, took time.Duration) jsonReport {
+func newJSONReport(rep *schemaset.Report, took time.Duration) jsonReport {
 	out := jsonReport{
-		Command: command,
-		OK:      rep.Err() == nil,
 		Results: make([]jsonResult, len(rep.Results)),
 		Totals: jsonTotals{
 			Schemas:    len(rep.Results),
@@ -203,16 +203,10 @@ func newJSONReport(command string, rep *schemaset.Report, took time.Duration) js
 		},
 	}
 	if rep.Pool != nil {
-		out.Pool = &jsonPool{PoolFill: rep.Pool}
-		if rep.Pool.Err != nil {
-			out.Pool.Error = rep.Pool.Err.Error()
-		}
+		out.Pool = &jsonPool{PoolFill: rep.Pool, Error: newJSONError(rep.Pool.Err)}
 	}
 	for i, r := range rep.Results {
-		out.Results[i] = jsonResult{Result: r, ErrorDetail: schemaset.DetailOf(r.Err)}
-		if r.Err != nil {
-			out.Results[i].Error = r.Err.Error()
-		}
+		out.Results[i] = jsonResult{Result: r, Error: newJSONError(r.Err), ErrorDetail: schemaset.DetailOf(r.Err)}
 	}
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -13,9 +15,9 @@ import (
 
 // statusFlags are the flags of status.
 type statusFlags struct {
-	sel    selectorFlags
-	verify bool
-	json   bool
+	sel              selectorFlags
+	verify           bool
+	detailedExitcode bool
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -29,10 +31,14 @@ It reads the recorded state in one query and inspects nothing.
 
 With --verify it also inspects each existing schema and diffs it against its apps: a schema recorded as
 up to date whose tables differ (a change made by hand) is drifted, and the statements that apply would
-run are listed under it. status exits 0 whatever the states are.`,
+run are listed under it. status exits 0 whatever the states are, unless --detailed-exitcode is
+given: it then exits 3 when a schema is pending, missing or drifted, 0 when all are up to date.
+
+With --json the states are snake_case, as every JSON value: up_to_date, pending, missing, drifted.`,
 		Example: `  schemaset status
   schemaset status --dynamic --verify
-  schemaset status --json`,
+  schemaset status --json
+  schemaset status --verify --detailed-exitcode   # exit 3 on drift`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(ctx context.Context, _ []string) error {
 			return a.runStatus(ctx, flags)
@@ -41,11 +47,11 @@ run are listed under it. status exits 0 whatever the states are.`,
 	cmd.Flags().SortFlags = false
 	flags.sel.register(cmd.Flags())
 	cmd.Flags().BoolVar(&flags.verify, "verify", false, "inspect and diff each schema, to find drift")
-	cmd.Flags().BoolVar(&flags.json, "json", false, "print one JSON document: per-schema states and totals")
+	cmd.Flags().BoolVar(&flags.detailedExitcode, "detailed-exitcode", false, "exit 3 when a schema is pending, missing or drifted, 0 when all are up to date")
 	return cmd
 }
 
-// jsonStatus is the --json document of status.
+// jsonStatus is the --json data of status.
 type jsonStatus struct {
 	Schemas []schemaset.SchemaStatus `json:"schemas"`
 	Totals  map[schemaset.State]int  `json:"totals"`
@@ -64,6 +70,9 @@ func (a *app) runStatus(ctx context.Context, flags statusFlags) error {
 			return err
 		}
 		totals := map[schemaset.State]int{}
+		for _, st := range []schemaset.State{schemaset.StateUpToDate, schemaset.StatePending, schemaset.StateMissing, schemaset.StateDrifted} {
+			totals[st] = 0
+		}
 		for _, s := range states {
 			totals[s.State]++
 		}
@@ -71,34 +80,41 @@ func (a *app) runStatus(ctx context.Context, flags statusFlags) error {
 		if err != nil {
 			return err
 		}
-		if flags.json {
-			return writeJSON(a.stdout, jsonStatus{Schemas: states, Totals: totals, Citus: citus})
-		}
-		if citus != nil {
-			fmt.Fprintln(a.stdout, citus)
-		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		if citus != nil {
-			fmt.Fprintln(tw, "SCHEMA\tKIND\tSTATE\tNODE")
-		} else {
-			fmt.Fprintln(tw, "SCHEMA\tKIND\tSTATE")
-		}
-		for _, s := range states {
+		err = a.emit(jsonStatus{Schemas: states, Totals: totals, Citus: citus}, func(w io.Writer) error {
 			if citus != nil {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Schema, s.Kind, s.State, cmp.Or(s.Node, "-"))
+				fmt.Fprintln(w, citus)
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			if citus != nil {
+				fmt.Fprintln(tw, "SCHEMA\tKIND\tSTATE\tNODE")
 			} else {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Schema, s.Kind, s.State)
+				fmt.Fprintln(tw, "SCHEMA\tKIND\tSTATE")
 			}
-			for _, c := range s.Changes {
-				fmt.Fprintf(tw, "\t\t  %s\n", oneLine(c))
+			for _, s := range states {
+				state := strings.ReplaceAll(string(s.State), "_", " ")
+				if citus != nil {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Schema, s.Kind, state, cmp.Or(s.Node, "-"))
+				} else {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Schema, s.Kind, state)
+				}
+				for _, c := range s.Changes {
+					fmt.Fprintf(tw, "\t\t  %s\n", oneLine(c))
+				}
 			}
-		}
-		if err := tw.Flush(); err != nil {
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(w, "status: %d up to date, %d pending, %d missing, %d drifted\n",
+				totals[schemaset.StateUpToDate], totals[schemaset.StatePending],
+				totals[schemaset.StateMissing], totals[schemaset.StateDrifted])
+			return err
+		})
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "status: %d up to date, %d pending, %d missing, %d drifted\n",
-			totals[schemaset.StateUpToDate], totals[schemaset.StatePending],
-			totals[schemaset.StateMissing], totals[schemaset.StateDrifted])
+		if flags.detailedExitcode && totals[schemaset.StateUpToDate] < len(states) {
+			return &exitError{code: exitChanges}
+		}
 		return nil
 	})
 }

@@ -3,7 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
+	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -13,17 +14,18 @@ import (
 func (a *app) tenantCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tenant COMMAND",
-		Short: "Create, drop, list and move dynamic tenants",
+		Short: "Create, drop, rename, list and move dynamic tenants",
 		Long: `tenant manages the dynamic tenants: the rows of public.pgschemas_tenant, their domains in
 public.pgschemas_domain, and their schemas.`,
 		Example: `  schemaset tenant create acme --domain acme.example.com
   schemaset tenant create globex --domain shared.example.com/globex
-  schemaset tenant list
+  schemaset tenant list --stats
+  schemaset tenant rename acme acme_corp
   schemaset tenant drop acme --yes`,
 		Args: cobra.NoArgs,
-		RunE: a.missingCommand("missing tenant command: create, drop or list"),
+		RunE: a.missingCommand("missing tenant command: create, drop, rename or list"),
 	}
-	cmd.AddCommand(a.tenantCreateCmd(), a.tenantDropCmd(), a.tenantListCmd(), a.tenantMoveCmd())
+	cmd.AddCommand(a.tenantCreateCmd(), a.tenantDropCmd(), a.tenantRenameCmd(), a.tenantListCmd(), a.tenantMoveCmd())
 	return cmd
 }
 
@@ -47,8 +49,8 @@ apps. On failure, or when interrupted, nothing is left behind.
 
 NAME is the tenant's schema name: a letter or underscore, then letters, digits or underscores, at most
 63 in all; not pg_..., not pgschemas_..., and not public, a static tenant or the reference (ignoring case).
-Each --domain routes a host, or a host and the first folder of the path, to the tenant; the first one
-is the tenant's primary domain.`,
+Names are unique ignoring case. Each --domain routes a host, or a host and the first folder of the path,
+to the tenant (written and checked as for "domain add"); the first one is the tenant's primary domain.`,
 		Example: `  schemaset tenant create acme --domain acme.example.com
   schemaset tenant create globex --domain shared.example.com/globex --domain globex.example.com`,
 		Args: exactArgs("NAME"),
@@ -73,13 +75,26 @@ func (a *app) runTenantCreate(ctx context.Context, name string, flags tenantCrea
 		if err := eng.CreateTenant(ctx, name, domains...); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "created tenant %q", name)
-		if len(flags.domains) > 0 {
-			fmt.Fprintf(a.stdout, " (domains: %s)", strings.Join(flags.domains, ", "))
+		// The domains as stored (punycode, lower case), the first primary, as CreateTenant made them.
+		stored := slices.Clone(domains)
+		if len(stored) > 0 {
+			stored[0].Primary = true
 		}
-		fmt.Fprintln(a.stdout)
-		return nil
+		return a.emit(jsonTenant{Tenant: name, Domains: stored}, func(w io.Writer) error {
+			fmt.Fprintf(w, "created tenant %q", name)
+			if len(stored) > 0 {
+				fmt.Fprintf(w, " (domains: %s)", domainsText(stored))
+			}
+			_, err := fmt.Fprintln(w)
+			return err
+		})
 	})
+}
+
+// jsonTenant is the --json data of tenant create and tenant drop.
+type jsonTenant struct {
+	Tenant  string             `json:"tenant"`
+	Domains []schemaset.Domain `json:"domains,omitempty"`
 }
 
 // tenantDropFlags are the flags of tenant drop.
@@ -113,43 +128,10 @@ func (a *app) runTenantDrop(ctx context.Context, name string, flags tenantDropFl
 		if err := eng.DropTenant(ctx, name); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "dropped tenant %q\n", name)
-		return nil
-	})
-}
-
-func (a *app) tenantListCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the dynamic tenants, one schema name a line",
-		Long: `list prints the schema name of each dynamic tenant, sorted, one a line. On a Citus coordinator it
-prints a table instead: each tenant's node (host:port), the size of its tables, and, when Citus tracks
-tenants (citus.stat_tenants_track = 'all'), its queries and reads in citus_stat_tenants' current period.`,
-		Example: `  schemaset tenant list`,
-		Args:    cobra.NoArgs,
-		RunE: runE(func(ctx context.Context, _ []string) error {
-			return a.runTenantList(ctx)
-		}),
-	}
-}
-
-func (a *app) runTenantList(ctx context.Context) error {
-	return a.withEngine(ctx, 0, func(eng *schemaset.Engine) error {
-		names, err := eng.Tenants(ctx)
-		if err != nil {
+		return a.emit(jsonTenant{Tenant: name}, func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "dropped tenant %q\n", name)
 			return err
-		}
-		citus, err := eng.Citus(ctx)
-		if err != nil {
-			return err
-		}
-		if citus != nil {
-			return a.listPlacements(ctx, eng, names)
-		}
-		for _, n := range names {
-			fmt.Fprintln(a.stdout, n)
-		}
-		return nil
+		})
 	})
 }
 
@@ -186,7 +168,13 @@ func (a *app) runClone(ctx context.Context, src, dst string, flags cloneFlags) e
 		if err := eng.Clone(ctx, src, dst, flags.tenant); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "cloned %q to %q\n", src, dst)
-		return nil
+		return a.emit(struct {
+			Source string `json:"source"`
+			Target string `json:"target"`
+			Tenant bool   `json:"tenant"`
+		}{src, dst, flags.tenant}, func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "cloned %q to %q\n", src, dst)
+			return err
+		})
 	})
 }

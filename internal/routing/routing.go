@@ -10,6 +10,11 @@ const (
 	DomainChannel = "pgschemas_domain"
 	// ReservedPrefix is the prefix of every name the engine owns.
 	ReservedPrefix = "pgschemas_"
+	// TenantPayloadPrefix starts a DomainChannel payload that names a tenant rather than a
+	// domain: a rename sends one for the old name and one for the new, so that routers forget what
+	// they cached by name even for a tenant without domains. A host never holds ':', so no domain
+	// payload starts so.
+	TenantPayloadPrefix = "tenant:"
 )
 
 // Config is what a router reads of a set's configuration, checked: the static tenants with their
