@@ -1,9 +1,6 @@
 package main
 
 import (
-	"database/sql"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,17 +13,7 @@ import (
 func newCitusFixture(t *testing.T) *fixture {
 	t.Helper()
 	citustest.SkipUnderRace(t) // the binary under test is built without the race detector
-	url := citustest.NewDatabase(t)
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "testdata"))); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return &fixture{t: t, dir: dir, url: url, db: db}
+	return fixtureOn(t, citustest.NewDatabase(t))
 }
 
 // nodeOf returns the node status prints for a schema.

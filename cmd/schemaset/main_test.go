@@ -69,7 +69,12 @@ type fixture struct {
 // newFixture copies ../../testdata into a temporary folder and creates a throwaway database.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
+	return fixtureOn(t, pgtest.NewDatabase(t))
+}
+
+// fixtureOn copies ../../testdata into a temporary folder, for the database at url.
+func fixtureOn(t *testing.T, url string) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "testdata"))); err != nil {
 		t.Fatal(err)
