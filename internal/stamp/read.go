@@ -210,9 +210,13 @@ func (c *Conn) pop() {
 }
 
 // skipToSync removes the units up to the next Sync: after an error, the server skips what
-// follows up to the Sync, and answers none of it. c.mu must be held.
+// follows up to the Sync, and answers none of it; a skipped stamp that was to prepare the set
+// again leaves it to the next one. c.mu must be held.
 func (c *Conn) skipToSync() {
 	for u := c.head(); u != nil && u.kind != unitSync; u = c.head() {
+		if u.reparse {
+			c.stale.Store(true) // its Close and Parse of the set never ran
+		}
 		c.pop()
 	}
 }
