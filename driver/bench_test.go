@@ -16,6 +16,10 @@ package driver_test
 //
 //	roundtrips/op       the first 200 operations of a new connection: first-sight prepares included
 //	warm-roundtrips/op  200 operations once every tenant's statement is prepared: what the timed loop pays
+//
+// and the CPU time that the connection's server process spent per operation of the timed loop
+// (server-ns/op, from /proc/PID/schedstat; not reported where the server runs elsewhere): the server's share
+// of the work, which the noise of a shared machine moves far less than the wall-clock time.
 
 import (
 	"context"
@@ -24,6 +28,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,6 +297,11 @@ func benchSerial(b *testing.B, op benchOp, cases func(b *testing.B, dsn string) 
 			db := benchOpen(b, c.driver, c.dsn, 1)
 			defer db.Close()
 			benchWarm(b, db, c, op, 1)
+			var pid int
+			if err := db.QueryRowContext(c.ctx(0), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+				b.Fatal(err)
+			}
+			server := benchServerCPU(b, pid)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
@@ -300,6 +310,7 @@ func benchSerial(b *testing.B, op benchOp, cases func(b *testing.B, dsn string) 
 				}
 				i++
 			}
+			server()
 			// b.Loop has stopped the timer: the proxy's operations are not measured.
 			benchReportRoundTrips(b, base, c, op)
 		})
@@ -345,3 +356,27 @@ func BenchmarkPoolerSelect(b *testing.B)   { benchSerial(b, benchSelect, benchPo
 func BenchmarkPoolerInsert(b *testing.B)   { benchSerial(b, benchInsert, benchPoolerCases) }
 func BenchmarkSelectParallel(b *testing.B) { benchParallel(b, benchSelect) }
 func BenchmarkInsertParallel(b *testing.B) { benchParallel(b, benchInsert) }
+
+// benchServerCPU reads the CPU time that the server process pid has spent so far, and returns a
+// function that reports the time it spent since, per operation of the benchmark, as server-ns/op.
+// Where /proc does not show the process (a server on another machine), it reports nothing.
+func benchServerCPU(b *testing.B, pid int) func() {
+	read := func() (int64, bool) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+		if err != nil {
+			return 0, false
+		}
+		fields := strings.Fields(string(data))
+		if len(fields) == 0 {
+			return 0, false
+		}
+		ns, err := strconv.ParseInt(fields[0], 10, 64)
+		return ns, err == nil
+	}
+	start, ok := read()
+	return func() {
+		if end, ok2 := read(); ok && ok2 && b.N > 0 {
+			b.ReportMetric(float64(end-start)/float64(b.N), "server-ns/op")
+		}
+	}
+}

@@ -134,7 +134,9 @@
 // caches nothing. A *sql.Stmt prepares nothing that outlives PrepareContext; each execution runs
 // through the cache in the schema of its own context, so one *sql.Stmt serves every tenant. A
 // statement of pgx's cache that SQL deallocated (DEALLOCATE ALL) is prepared again, in the same
-// flush and the tenant's path, before its next use.
+// flush and the tenant's path, before its next use. A statement that tenants share all the same
+// (one prepared without a tenant, or by pgx.Conn through RawConn) gets a copy per tenant on the
+// server, as with pgxpool: see Config.MaxStatementCopies.
 //
 // # Backend memory
 //
