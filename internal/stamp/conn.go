@@ -12,8 +12,9 @@ import (
 type Options struct {
 	// Strict: every Set carries a role, and the prepared set sets it.
 	Strict bool
-	// Reparse: prepare the set again before each use, since consecutive transactions may run on
-	// different server sessions (a pooler in transaction mode), which need not hold it.
+	// Reparse: parse the set with each use, as an unnamed statement, since consecutive
+	// transactions may run on different server sessions (a pooler in transaction mode), which
+	// need not hold a prepared one, and should not be left holding one.
 	Reparse bool
 	// NoCancel: the connection never sends a cancel request. pgconn sends one to the address of
 	// the net.Conn when it closes a connection whose context ended; RemoteAddr then names a

@@ -112,7 +112,7 @@ func (c *Conn) stamp(first []byte) (stamp, bind []byte) {
 	if c.TxStatus() == 'E' {
 		return nil, nil
 	}
-	reparse := c.opts.Reparse || c.stale.Swap(false)
+	reparse := c.stale.Swap(false)
 	again := c.droppedStatement(first)
 	var prepare *statementCopy
 	if first[0] == 'B' {
@@ -122,16 +122,24 @@ func (c *Conn) stamp(first []byte) (stamp, bind []byte) {
 			bind = c.bbuf
 		}
 	}
+	ext := c.cur.ext
+	if c.opts.Reparse {
+		if usesUnnamed(first) {
+			reparse = true // the set is prepared under its name, with each use
+		} else {
+			ext, reparse = c.cur.extParse, false // unnamed: no server session keeps it
+		}
+	}
 	if !reparse && again == nil && prepare == nil && len(c.toClose) == 0 {
 		c.push(unit{kind: unitStamp})
-		return c.cur.ext, bind
+		return ext, bind
 	}
 	u := unit{kind: unitStamp, reparse: reparse}
 	c.sbuf = c.sbuf[:0]
 	if reparse {
 		c.sbuf = append(c.sbuf, c.reparse...)
 	}
-	c.sbuf = append(c.sbuf, c.cur.ext...)
+	c.sbuf = append(c.sbuf, ext...)
 	// What follows the set resolves names in the tenant's path; the reader drops the completions.
 	if again != nil {
 		c.sbuf = encode(c.sbuf, &pgproto3.Close{ObjectType: 'S', Name: again.name})
@@ -150,6 +158,19 @@ func (c *Conn) stamp(first []byte) (stamp, bind []byte) {
 	}
 	c.push(u)
 	return c.sbuf, bind
+}
+
+// usesUnnamed reports whether msg, the first message of a statement, binds or describes the
+// unnamed statement that an earlier one parsed (pgx's describe_exec mode does so), which a set
+// parsed as the unnamed statement would replace.
+func usesUnnamed(msg []byte) bool {
+	switch msg[0] {
+	case 'B':
+		return len(cstring(cstringRest(msg[5:]))) == 0
+	case 'D':
+		return len(msg) > 6 && msg[5] == 'S' && msg[6] == 0
+	}
+	return false
 }
 
 // named is a statement of pgx's, by name.
