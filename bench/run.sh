@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks the pgschemas driver against plain pgx stdlib, and its pooler mode against its session
-# mode (driver/bench_test.go), and prints benchstat's comparison: one row per benchmark, one column
-# per case, each column compared with the first one (case=stdlib; case=session_one_tenant for
-# BenchmarkPooler*). The pooler benchmarks have a column through PgBouncer when one runs
+# Benchmarks the pgschemas driver, database/sql and pgxpool, against plain pgx stdlib or pgxpool
+# (driver/bench_test.go, driver/pgxpool_test.go, driver/strict_bench_test.go), and prints
+# benchstat's comparison: one row per benchmark, one column per case, each column compared with
+# the first one (case=stdlib, case=pgxpool). The pooler benchmarks are also compared with plain pgx
+# in exec mode (case=stdlib_exec), their ceiling, and have a column through PgBouncer when one runs
 # (.ci/pgbouncer.sh start; this script does not start it).
 #
 # The benchmarks run interleaved: ROUNDS runs of `go test -count 1`, each running every case once,
@@ -80,9 +81,9 @@ END {
 	for (i = 1; i <= nB; i++) {
 		b = B[i]
 		for (k = 1; k <= nC[b]; k++) if (C[b, k] != first[b]) ratio(b, first[b], C[b, k])
-		# The pooler mode against the session mode under the same tenant switching.
-		if ((b, "session_100_tenants") in seenC)
-			for (k = 1; k <= nC[b]; k++) if (C[b, k] ~ /pooler/) ratio(b, "session_100_tenants", C[b, k])
+		# The pooler mode against plain pgx in the exec mode it runs in: its ceiling.
+		if ((b, "stdlib_exec") in seenC)
+			for (k = 1; k <= nC[b]; k++) if (C[b, k] ~ /pooler/) ratio(b, "stdlib_exec", C[b, k])
 	}
 }' "$results"
 }

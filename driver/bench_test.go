@@ -6,9 +6,12 @@ package driver_test
 // the first column, as the baseline. bench/run.sh runs them and prints that table.
 //
 // BenchmarkPoolerSelect and BenchmarkPoolerInsert compare the pooler mode with plain pgx stdlib,
-// their baseline: the pooler_ cases run in pgx's exec mode and prepare the stamp with every
+// their baseline: the pooler_ cases run in pgx's exec mode and parse the stamp with every
 // statement, and pgbouncer_pooler_100_tenants does so through the PgBouncer of
-// PGSCHEMAS_TEST_PGBOUNCER_DSN (left out without it).
+// PGSCHEMAS_TEST_PGBOUNCER_DSN (left out without it). stdlib_exec is plain pgx stdlib in exec mode:
+// a pooler in transaction mode keeps no prepared statement for its clients (PgBouncer before
+// 1.21), so the pooler mode parses every statement, and stdlib_exec is the most it can reach;
+// bench/run.sh also compares the pooler cases with it.
 //
 // Each case also reports how many times per operation the client waited for the server, counted
 // through pgtest's wire proxy on extra operations run after the timed loop (the timed loop does
@@ -133,8 +136,11 @@ func benchPoolerCases(b *testing.B, dsn string) []*benchCase {
 	pooler := func(dsn string) string {
 		return pgtest.WithParams(dsn, driver.ParamPooler, string(driver.PoolTransaction))
 	}
+	stdlibExec := *all[0]
+	stdlibExec.name, stdlibExec.dsn = "case=stdlib_exec", pgtest.WithParams(all[0].dsn, "default_query_exec_mode", "exec")
 	cases := []*benchCase{
 		all[0], // stdlib
+		&stdlibExec, // what the pooler mode's exec mode costs by itself: the pooler cases' ceiling
 		{name: "case=pooler_one_tenant", driver: driver.DriverName, dsn: pooler(dsn), ctxs: one.ctxs, seq: one.seq},
 		{name: "case=pooler_100_tenants", driver: driver.DriverName, dsn: pooler(dsn), ctxs: hundred.ctxs, seq: hundred.seq},
 	}

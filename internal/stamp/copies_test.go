@@ -135,3 +135,29 @@ func TestCopiesAreBounded(t *testing.T) {
 		t.Errorf("%d copies on the server, want at most 2", n)
 	}
 }
+
+// TestStatementPreparedAgainAfterASkippedStamp: after a DEALLOCATE ALL, the stamp of a statement
+// of pgx's cache prepares it again; when an error earlier in the same flush makes the server skip
+// that stamp, the next use prepares it again, rather than fail with "prepared statement does not
+// exist".
+func TestStatementPreparedAgainAfterASkippedStamp(t *testing.T) {
+	dsn := setup(t)
+	ctx := context.Background()
+	c, sc := connect(t, dsn, pgx.QueryExecModeCacheStatement, stamp.Options{})
+	sc.SetTenant(setA)
+	if got := read(t, c); got != "a" { // prepares and caches the read
+		t.Fatalf("read %q", got)
+	}
+	if _, err := c.Exec(ctx, "DEALLOCATE ALL"); err != nil {
+		t.Fatal(err)
+	}
+	b := &pgx.Batch{}
+	b.Queue("SELECT 1/$1::int", 0)
+	b.Queue("SELECT v FROM t ORDER BY v LIMIT 1")
+	if err := c.SendBatch(ctx, b).Close(); err == nil {
+		t.Fatal("the batch did not fail")
+	}
+	if got := read(t, c); got != "a" {
+		t.Errorf("read %q after the skipped stamp, want a", got)
+	}
+}
