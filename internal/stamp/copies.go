@@ -1,6 +1,7 @@
 package stamp
 
 import (
+	"slices"
 	"strconv"
 	"sync/atomic"
 
@@ -102,6 +103,9 @@ func (c *Conn) copyFor(bind []byte) (use, prepare *statementCopy) {
 	c.live++
 	for c.live > c.maxCopies() {
 		c.evictOldest()
+	}
+	if len(c.ring) > 2*c.live+64 { // closed copies pile up when pgx closes its statements
+		c.ring = slices.DeleteFunc(c.ring, func(cp *statementCopy) bool { return cp.gone })
 	}
 	return nil, cp
 }
