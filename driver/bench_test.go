@@ -139,7 +139,7 @@ func benchPoolerCases(b *testing.B, dsn string) []*benchCase {
 	stdlibExec := *all[0]
 	stdlibExec.name, stdlibExec.dsn = "case=stdlib_exec", pgtest.WithParams(all[0].dsn, "default_query_exec_mode", "exec")
 	cases := []*benchCase{
-		all[0], // stdlib
+		all[0],      // stdlib
 		&stdlibExec, // what the pooler mode's exec mode costs by itself: the pooler cases' ceiling
 		{name: "case=pooler_one_tenant", driver: driver.DriverName, dsn: pooler(dsn), ctxs: one.ctxs, seq: one.seq},
 		{name: "case=pooler_100_tenants", driver: driver.DriverName, dsn: pooler(dsn), ctxs: hundred.ctxs, seq: hundred.seq},
