@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 
@@ -104,17 +103,13 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 			order = append(order, t)
 		}
 	}
-	// A name of its own per run: two processes computing desired states at once must not wait
-	// on each other's uncommitted CREATE SCHEMA of the same name.
-	run := rand.Uint64()
-	var scratches []string
-	for i, t := range order {
-		scratch := fmt.Sprintf("%s%x_%d", scratchPrefix, run, i)
-		scratches = append(scratches, scratch)
-		d, err := e.materialize(ctx, tx, drv, t, scratch, scratches[0])
+	names := newScratchNames()
+	for _, t := range order {
+		scratch := names.next()
+		d, err := e.materialize(ctx, tx, drv, t, scratch, names.made[0])
 		if err != nil {
 			if errors.Is(err, apps.ErrTransactionEnded) {
-				err = errors.Join(err, e.dropScratch(ctx, tx, scratches))
+				err = errors.Join(err, e.dropScratch(ctx, tx, names.made))
 			}
 			return nil, err
 		}
@@ -135,8 +130,8 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 	return out, nil
 }
 
-// dropScratch drops the scratch schemas of a desired-state computation whose transaction a
-// statement ended, which may have committed them. The connection is outside any transaction, so
+// dropScratch drops the scratch schemas of a desired-state computation or a plan whose
+// transaction a statement ended, which may have committed them. The connection is outside any transaction, so
 // each drop commits on its own.
 func (e *Engine) dropScratch(ctx context.Context, tx *pgTx, names []string) error {
 	var errs []error

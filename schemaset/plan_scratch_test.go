@@ -1,0 +1,240 @@
+package schemaset_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pgschemas/pgschemas/apps"
+	"github.com/pgschemas/pgschemas/schemaset"
+)
+
+// dbFingerprint describes every schema of the database but the system's: the schemas' names (a
+// scratch schema left behind shows), each relation, column and constraint with the xmin of its
+// catalog row (which any change renews, and a rollback restores), each sequence's value (which a
+// rollback does not restore), and every row of every table.
+func dbFingerprint(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	const user = `n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'`
+	out := strs(t, db, `SELECT 'schema ' || n.nspname FROM pg_namespace n WHERE `+user+`
+		UNION ALL SELECT 'relation ' || c.oid::regclass::text || ' ' || c.relkind::text || ' ' || c.xmin
+			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE `+user+`
+		UNION ALL SELECT 'column ' || c.oid::regclass::text || '.' || a.attname || ' ' || a.xmin
+			FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE `+user+` AND a.attnum > 0
+		UNION ALL SELECT 'constraint ' || n.nspname || '.' || k.conname || ' ' || k.xmin
+			FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace WHERE `+user+`
+		UNION ALL SELECT 'sequence ' || schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, 'unused') FROM pg_sequences
+		ORDER BY 1`)
+	tables := strs(t, db, `SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE `+user+` AND c.relkind IN ('r', 'p') ORDER BY 1`)
+	for _, tb := range tables {
+		out = append(out, strs(t, db, `SELECT $1 || ' ' || r::text FROM `+tb+` r ORDER BY 1`, "row "+tb)...)
+	}
+	return out
+}
+
+// scratchSchemas lists the plan's and the desired states' scratch schemas in the database.
+func scratchSchemas(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	return strs(t, db, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgschemas\_scratch\_%'`)
+}
+
+// stepSet is the sample set, applied, with rows in public, the static tenant blog and the dynamic
+// tenant acme, and then loaded again with edits: new steps in each of their apps.
+func stepSet(t *testing.T, db *sql.DB, edits map[string]string) *schemaset.Engine {
+	t.Helper()
+	ctx := context.Background()
+	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
+	mustApply(t, e, schemaset.ApplyOptions{})
+	if err := e.CreateTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO public.plans (name, price_cents) VALUES ('free', 0), ('pro', 900);
+		INSERT INTO public.subscriptions VALUES ('acme', 2);
+		INSERT INTO blog.users (email) VALUES ('ann@example.test');
+		INSERT INTO blog.posts (title, author_id, body) VALUES ('Hello', 1, 'first');
+		INSERT INTO acme.notes (body) VALUES ('remember');
+		INSERT INTO acme.settings VALUES ('theme', 'dark', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	return schemaset.New(sampleSet(t, edits), db, schemaset.Options{})
+}
+
+// withSteps returns the edits that rename public.plans.name, blog.posts.title and
+// acme.settings.value in the apps, with the steps given, by path.
+func withSteps(t *testing.T, steps map[string]string) map[string]string {
+	edit := func(p, from, to string) string { return strings.Replace(readSample(t, p), from, to, 1) }
+	out := map[string]string{
+		"apps/shared/plans.sql": edit("apps/shared/plans.sql", "name  text NOT NULL UNIQUE", "title text NOT NULL UNIQUE"),
+		"apps/blog/posts.sql":   edit("apps/blog/posts.sql", "title      text NOT NULL", "headline   text NOT NULL"),
+		"apps/tenant/notes.sql": edit("apps/tenant/notes.sql", "value   text NOT NULL", "setting text NOT NULL"),
+	}
+	for k, v := range steps {
+		out[k] = v
+	}
+	return out
+}
+
+// TestPlanStepsChangeNoSchema: a plan whose pending steps would change public, a static tenant and
+// a dynamic tenant (rename a column, insert rows, which draws from their identity and serial
+// sequences, update and delete rows) leaves every schema exactly as it was, catalog, rows and
+// sequences, and leaves no scratch schema; and still plans the steps. With the steps run in the
+// schemas themselves, in a transaction rolled back, the sequences moved on.
+func TestPlanStepsChangeNoSchema(t *testing.T) {
+	ctx := context.Background()
+	db := fresh(t)
+	e := stepSet(t, db, withSteps(t, map[string]string{
+		"apps/shared/steps/0001_rename_name.sql": "ALTER TABLE plans RENAME COLUMN name TO title;\n" +
+			"INSERT INTO plans (title, price_cents) SELECT title || ' (old)', price_cents FROM plans;\n" +
+			"DELETE FROM subscriptions;\n",
+		"apps/blog/steps/0001_rename_title.sql": "ALTER TABLE posts RENAME COLUMN title TO headline;\n" +
+			"INSERT INTO posts (headline, author_id) SELECT 'copy of ' || headline, author_id FROM posts;\n" +
+			"UPDATE posts SET body = upper(body);\n",
+		"apps/tenant/steps/0001_rename_value.sql": "ALTER TABLE settings RENAME COLUMN value TO setting;\n" +
+			"INSERT INTO notes (body) SELECT 'copy of ' || body FROM notes;\n" +
+			"DELETE FROM settings WHERE setting = 'dark';\n",
+	}))
+	before := dbFingerprint(t, db)
+	targets, err := e.Select(ctx, schemaset.Selector{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{ContinueOnError: true})
+	if err != nil || rep.Err() != nil {
+		t.Fatalf("plan: %v, %v", err, rep.Err())
+	}
+	wantSteps := map[string][]string{"public": {"shared/0001_rename_name"}, "blog": {"blog/0001_rename_title"},
+		"sample": {"tenant/0001_rename_value"}, "acme": {"tenant/0001_rename_value"}}
+	for _, r := range rep.Results {
+		if want, ok := wantSteps[r.Schema]; ok && !slices.Equal(r.Steps, want) {
+			t.Errorf("%s: steps %v, want %v", r.Schema, r.Steps, want)
+		}
+	}
+	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
+		t.Errorf("the plan changed the database:\n%s", fingerprintDiff(before, after))
+	}
+	if s := scratchSchemas(t, db); len(s) > 0 {
+		t.Errorf("scratch schemas left behind: %v", s)
+	}
+	// status --verify plans too.
+	if _, err := e.Status(ctx, targets, true); err != nil {
+		t.Fatal(err)
+	}
+	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
+		t.Errorf("status --verify changed the database:\n%s", fingerprintDiff(before, after))
+	}
+}
+
+// TestPlanFailedStepChangesNoSchema: the same when the steps fail midway: the plan reports each
+// failure at its step's file and line with the server's error, and leaves every schema as it was
+// and no scratch schema.
+func TestPlanFailedStepChangesNoSchema(t *testing.T) {
+	ctx := context.Background()
+	db := fresh(t)
+	e := stepSet(t, db, withSteps(t, map[string]string{
+		"apps/shared/steps/0001_rename_name.sql": "ALTER TABLE plans RENAME COLUMN name TO title;\n" +
+			"INSERT INTO plans (title, price_cents) SELECT title || ' (old)', price_cents FROM plans;\n" +
+			"SELECT 1/0;\n",
+		"apps/blog/steps/0001_rename_title.sql": "ALTER TABLE posts RENAME COLUMN title TO headline;\n" +
+			"INSERT INTO posts (headline, author_id) SELECT 'copy of ' || headline, author_id FROM posts;\n" +
+			"SELECT 1/0;\n",
+		"apps/tenant/steps/0001_rename_value.sql": "ALTER TABLE settings RENAME COLUMN value TO setting;\n" +
+			"INSERT INTO notes (body) SELECT 'copy of ' || body FROM notes;\n" +
+			"SELECT 1/0;\n",
+	}))
+	before := dbFingerprint(t, db)
+	targets, err := e.Select(ctx, schemaset.Selector{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{ContinueOnError: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Schema == "www" {
+			continue // no step of its apps changed
+		}
+		var ae *apps.Error
+		if r.Outcome != schemaset.OutcomeFailed || !errors.As(r.Err, &ae) || ae.Line != 3 || !strings.Contains(r.Err.Error(), "division by zero") {
+			t.Errorf("%s: outcome %s, error %v; want failed at its step's line 3, division by zero", r.Schema, r.Outcome, r.Err)
+		}
+	}
+	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
+		t.Errorf("the failed plan changed the database:\n%s", fingerprintDiff(before, after))
+	}
+	if s := scratchSchemas(t, db); len(s) > 0 {
+		t.Errorf("scratch schemas left behind: %v", s)
+	}
+}
+
+// TestPlanAccountsForRenameSteps: a plan whose steps rename columns lists the steps and no
+// statement that drops or adds the renamed columns; a tenant's step sees public's column as
+// public's step renamed it; and the apply that follows does what the plan said.
+func TestPlanAccountsForRenameSteps(t *testing.T) {
+	ctx := context.Background()
+	db := fresh(t)
+	e := stepSet(t, db, withSteps(t, map[string]string{
+		"apps/shared/steps/0001_rename_name.sql":  "ALTER TABLE plans RENAME COLUMN name TO title;\n",
+		"apps/blog/steps/0001_rename_title.sql":   "ALTER TABLE posts RENAME COLUMN title TO headline;\n",
+		"apps/tenant/steps/0001_rename_value.sql": "ALTER TABLE settings RENAME COLUMN value TO setting;\nUPDATE settings SET setting = (SELECT min(title) FROM plans) WHERE false;\n",
+	}))
+	targets, err := e.Select(ctx, schemaset.Selector{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{})
+	if err != nil || rep.Err() != nil {
+		t.Fatalf("plan: %v, %v", err, rep.Err())
+	}
+	planned := map[string][]string{}
+	for _, r := range rep.Results {
+		planned[r.Schema] = r.Statements
+		for _, s := range r.Statements {
+			if strings.Contains(s, "DROP COLUMN") || strings.Contains(s, "ADD COLUMN") {
+				t.Errorf("%s: the plan drops or adds a column instead of relying on the step: %s", r.Schema, s)
+			}
+		}
+		if len(r.Destructive) > 0 {
+			t.Errorf("%s: destructive %v", r.Schema, r.Destructive)
+		}
+	}
+	// blog, acme and the reference are at their desired state once the step ran.
+	for _, s := range []string{"blog", "acme", "sample"} {
+		if len(planned[s]) > 0 {
+			t.Errorf("%s: statements %q, want none after the step", s, planned[s])
+		}
+	}
+	applied, err := e.Apply(ctx, targets, schemaset.ApplyOptions{})
+	if err != nil || applied.Err() != nil {
+		t.Fatalf("apply: %v, %v", err, applied.Err())
+	}
+	for _, r := range applied.Results {
+		if !slices.Equal(r.Statements, planned[r.Schema]) {
+			t.Errorf("%s: apply ran %q, the plan said %q", r.Schema, r.Statements, planned[r.Schema])
+		}
+	}
+	if got := strs(t, db, `SELECT headline FROM blog.posts`); !slices.Equal(got, []string{"Hello"}) {
+		t.Errorf("blog.posts headlines %v after apply", got)
+	}
+}
+
+// fingerprintDiff lists what is only in a or only in b.
+func fingerprintDiff(a, b []string) string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, "- "+s)
+		}
+	}
+	for _, s := range b {
+		if !slices.Contains(a, s) {
+			out = append(out, "+ "+s)
+		}
+	}
+	return strings.Join(out, "\n")
+}
