@@ -82,8 +82,10 @@ func withSteps(t *testing.T, steps map[string]string) map[string]string {
 // TestPlanStepsChangeNoSchema: a plan whose pending steps would change public, a static tenant and
 // a dynamic tenant (rename a column, insert rows, which draws from their identity and serial
 // sequences, update and delete rows) leaves every schema exactly as it was, catalog, rows and
-// sequences, and leaves no scratch schema; and still plans the steps. With the steps run in the
-// schemas themselves, in a transaction rolled back, the sequences moved on.
+// sequences, and leaves no scratch schema; it holds no lock on their tables that would stop live
+// traffic while it runs; and it still plans the steps. With the steps run in the schemas
+// themselves, in a transaction rolled back, the sequences moved on, and the renames held public's
+// and blog's tables in ACCESS EXCLUSIVE mode until the plan ended.
 func TestPlanStepsChangeNoSchema(t *testing.T) {
 	ctx := context.Background()
 	db := fresh(t)
@@ -103,9 +105,22 @@ func TestPlanStepsChangeNoSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{ContinueOnError: true})
+	// While the plan runs (its transaction is open when it reports a schema), no table of the
+	// schemas is locked against live traffic's writes or reads.
+	var locks []string
+	observe := func(r schemaset.Result) {
+		locks = append(locks, strs(t, db, `SELECT r.schema || ': ' || l.relation::regclass::text || ' ' || l.mode
+			FROM pg_locks l, (VALUES ($1::text)) r(schema)
+			WHERE l.locktype = 'relation' AND l.pid <> pg_backend_pid() AND l.mode <> 'AccessShareLock'
+				AND l.relation IN (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+					WHERE n.nspname IN ('public', 'blog', 'sample', 'acme'))`, r.Schema)...)
+	}
+	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{ContinueOnError: true, OnResult: observe})
 	if err != nil || rep.Err() != nil {
 		t.Fatalf("plan: %v, %v", err, rep.Err())
+	}
+	if len(locks) > 0 {
+		t.Errorf("the plan held locks on the schemas' tables: %q", locks)
 	}
 	wantSteps := map[string][]string{"public": {"shared/0001_rename_name"}, "blog": {"blog/0001_rename_title"},
 		"sample": {"tenant/0001_rename_value"}, "acme": {"tenant/0001_rename_value"}}
