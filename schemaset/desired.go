@@ -64,7 +64,8 @@ var inspectExclude = []string{ReservedPrefix + "*"}
 // search path of the others, so that tenant apps reference public's tables as an apply will leave
 // them, even those a first apply has not created yet; the references are renamed to public in the
 // inspected states. A statement that ends the transaction (ErrTransactionEnded) stops the
-// computation, and the scratch schemas it may have committed are dropped.
+// computation, and the scratch schemas it may have committed are dropped; apps whose SQL wrote
+// outside the scratch schemas stop it too (ErrWroteOutsideScratch).
 func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[string]*desired, error) {
 	need := map[string]Target{}
 	for _, t := range targets {
@@ -107,6 +108,13 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 	for _, t := range order {
 		scratch := names.next()
 		d, err := e.materialize(ctx, tx, drv, t, scratch, names.made[0])
+		if err == nil {
+			// App SQL runs in the scratch schemas only: one that wrote elsewhere (a qualified
+			// public.plans) is refused, and the rollback restores what it wrote.
+			if err = wroteOutside(ctx, tx.Tx, names.made); err != nil {
+				err = fmt.Errorf("schemaset: desired state of %s %q: app SQL %w", t.Kind, t.Schema, err)
+			}
+		}
 		if err != nil {
 			if errors.Is(err, apps.ErrTransactionEnded) {
 				err = errors.Join(err, e.dropScratch(ctx, tx, names.made))

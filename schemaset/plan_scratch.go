@@ -2,9 +2,12 @@ package schemaset
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
@@ -51,7 +54,9 @@ type planTx struct {
 // a scratch schema stands for it: a copy of its structure (cloneStructure: no rows) or, for a new
 // schema, an empty one. The steps run there, each statement checked to leave the transaction open,
 // with the search path a tenant's would have: the copy, then public's copy when public's plan ran
-// steps, then public. Steps are not recorded.
+// steps, then public. A statement that writes outside the plan's scratch schemas (a qualified
+// public.plans, or a public table that the path finds) stops the schema's plan with
+// ErrWroteOutsideScratch. Steps are not recorded.
 func (e *Engine) planLive(ctx context.Context, p *planTx, drv migrate.Driver, t Target, rec record) (live *schema.Schema, ran []string, scratch string, err error) {
 	pending, err := e.pendingSteps(ctx, p.Tx, t, rec)
 	if err != nil {
@@ -77,7 +82,15 @@ func (e *Engine) planLive(ctx context.Context, p *planTx, drv migrate.Driver, t 
 	if err := setLocal(ctx, p.Tx, "search_path", path); err != nil {
 		return nil, nil, "", err
 	}
-	if ran, err = runPending(ctx, p.Tx, p.check, pending, ""); err != nil {
+	// After each statement: the transaction is still open, and nothing outside the plan's
+	// scratch schemas was written.
+	check := func(ctx context.Context) error {
+		if err := p.check(ctx); err != nil {
+			return err
+		}
+		return wroteOutside(ctx, p.Tx, p.scratch.made)
+	}
+	if ran, err = runPending(ctx, p.Tx, check, pending, ""); err != nil {
 		return nil, ran, "", err
 	}
 	if live, err = e.inspectPath(ctx, p.Tx, drv, scratch, path); err != nil {
@@ -111,4 +124,56 @@ func (e *Engine) liveState(ctx context.Context, tx *pgTx, drv migrate.Driver, pl
 	}
 	live, err = e.inspect(ctx, tx.Tx, drv, t.Schema)
 	return live, ran, "", err
+}
+
+// ErrWroteOutsideScratch: app SQL or a step that a plan, a status or a desired-state computation
+// ran in a scratch schema took a lock that writes (or alters) a table or a sequence of another
+// schema, public or a tenant's, through a qualified name or one that the search path found there.
+// The rollback restores that schema's rows and structure, but not a sequence's value, and the lock
+// held its traffic meanwhile: the run stops there, and the error names the relation.
+var ErrWroteOutsideScratch = errors.New("wrote outside the scratch schemas")
+
+// wroteOutsideSQL lists the relations outside the schemas $1 that the transaction holds a lock on
+// in a mode that writes or alters: ROW EXCLUSIVE (INSERT, UPDATE, DELETE, nextval) or stronger,
+// but SHARE ROW EXCLUSIVE, which a foreign key to a table takes on it (a copy of a tenant keeps its
+// keys to public's tables). The system's catalogs, which DDL in a scratch schema writes, and the
+// objects of extensions are left out, and so are indexes, which go with their table.
+const wroteOutsideSQL = `SELECT DISTINCT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) || ' (' || l.mode || ')'
+FROM pg_catalog.pg_locks l
+JOIN pg_catalog.pg_class c ON c.oid = l.relation
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND c.relkind NOT IN ('i', 'I')
+	AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+	AND l.mode IN ('RowExclusiveLock', 'ShareUpdateExclusiveLock', 'ShareLock', 'ExclusiveLock', 'AccessExclusiveLock')
+	AND n.nspname <> ALL ($1::text[]) AND n.nspname NOT IN ('pg_catalog', 'pg_toast', 'information_schema')
+	AND n.nspname !~ '^pg_(toast_)?temp_[0-9]+$'
+	AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'
+		AND ((d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid)
+			OR (d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid)))
+ORDER BY 1`
+
+// wroteOutside fails with ErrWroteOutsideScratch when tx holds a lock that writes a relation
+// outside the scratch schemas.
+func wroteOutside(ctx context.Context, tx *sql.Tx, scratch []string) error {
+	rows, err := tx.QueryContext(ctx, wroteOutsideSQL, scratch)
+	if err != nil {
+		return fmt.Errorf("read the transaction's locks: %w", err)
+	}
+	defer rows.Close()
+	var found []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return err
+		}
+		found = append(found, s)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(found) > 0 {
+		return fmt.Errorf("%w: it locked %s to write it; a plan changes no existing schema, so it cannot run SQL that writes "+
+			"outside its own schema (a rollback would not give back a sequence's values)", ErrWroteOutsideScratch, strings.Join(found, ", "))
+	}
+	return nil
 }

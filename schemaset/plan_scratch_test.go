@@ -253,3 +253,57 @@ func fingerprintDiff(a, b []string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestPlanRefusesWritesOutsideScratch: a step that writes public, by a qualified name or by one
+// that the search path finds there, stops its schema's plan with ErrWroteOutsideScratch at its
+// line, naming the table; app SQL that writes public stops the desired-state computation the same
+// way. Either way the database is exactly as it was, with no scratch schema left.
+func TestPlanRefusesWritesOutsideScratch(t *testing.T) {
+	ctx := context.Background()
+	db := fresh(t)
+	e := stepSet(t, db, withSteps(t, map[string]string{
+		"apps/blog/steps/0001_rename_title.sql":   "ALTER TABLE posts RENAME COLUMN title TO headline;\nDELETE FROM subscriptions;\n",
+		"apps/tenant/steps/0001_rename_value.sql": "ALTER TABLE settings RENAME COLUMN value TO setting;\nUPDATE public.plans SET price_cents = 0;\n",
+	}))
+	before := dbFingerprint(t, db)
+	targets, err := e.Select(ctx, schemaset.Selector{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{ContinueOnError: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"blog": "public.subscriptions (RowExclusiveLock)", "acme": "public.plans (RowExclusiveLock)"}
+	for _, r := range rep.Results {
+		w, ok := want[r.Schema]
+		if !ok {
+			continue
+		}
+		var ae *apps.Error
+		if r.Outcome != schemaset.OutcomeFailed || !errors.Is(r.Err, schemaset.ErrWroteOutsideScratch) || !errors.As(r.Err, &ae) ||
+			ae.Line != 2 || !strings.Contains(r.Err.Error(), w) {
+			t.Errorf("%s: outcome %s, error %v; want ErrWroteOutsideScratch at line 2 naming %s", r.Schema, r.Outcome, r.Err, w)
+		}
+	}
+	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
+		t.Errorf("the plan changed the database:\n%s", fingerprintDiff(before, after))
+	}
+	if s := scratchSchemas(t, db); len(s) > 0 {
+		t.Errorf("scratch schemas left behind: %v", s)
+	}
+
+	// App SQL that writes public, in the desired-state computation.
+	notes := readSample(t, "apps/tenant/notes.sql") + "\nUPDATE public.plans SET price_cents = 0;\n"
+	e = schemaset.New(sampleSet(t, map[string]string{"apps/tenant/notes.sql": notes}), db, schemaset.Options{})
+	if _, err := e.Plan(ctx, targets, schemaset.ApplyOptions{ContinueOnError: true}); !errors.Is(err, schemaset.ErrWroteOutsideScratch) ||
+		!strings.Contains(err.Error(), "public.plans (RowExclusiveLock)") {
+		t.Errorf("plan with app SQL that writes public: %v, want ErrWroteOutsideScratch naming plans", err)
+	}
+	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
+		t.Errorf("the desired-state computation changed the database:\n%s", fingerprintDiff(before, after))
+	}
+	if s := scratchSchemas(t, db); len(s) > 0 {
+		t.Errorf("scratch schemas left behind: %v", s)
+	}
+}

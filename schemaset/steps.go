@@ -107,15 +107,20 @@ func runStep(ctx context.Context, tx *sql.Tx, check func(context.Context) error,
 	return execChecked(ctx, tx, check, st, stmts, ran)
 }
 
-// execChecked runs a step's statements, checking the transaction after each (see runStep).
+// execChecked runs a step's statements, checking the transaction after each (see runStep); an
+// error of check other than apps.ErrTransactionEnded (a plan's, see planLive) is located at the
+// statement as it is.
 func execChecked(ctx context.Context, tx *sql.Tx, check func(context.Context) error, st apps.Step, stmts []apps.Statement, ran []string) error {
 	for i, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s.Text); err != nil {
 			return st.Locate(s, err)
 		}
 		if err := check(ctx); err != nil {
-			return st.Locate(apps.Statement{Line: s.Line}, fmt.Errorf("%w; what ran before it in this schema's transaction may be committed "+
-				"(steps %v, and statements 1 to %d of this step), and nothing ran after it", err, ran, i))
+			if errors.Is(err, apps.ErrTransactionEnded) {
+				err = fmt.Errorf("%w; what ran before it in this schema's transaction may be committed "+
+					"(steps %v, and statements 1 to %d of this step), and nothing ran after it", err, ran, i)
+			}
+			return st.Locate(apps.Statement{Line: s.Line}, err)
 		}
 	}
 	return nil
