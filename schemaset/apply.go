@@ -323,6 +323,16 @@ func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, repo
 		return fmt.Errorf("schemaset: plan: %w", err)
 	}
 	tx := &planTx{pgTx: ptx, scratch: newScratchNames()}
+	if err := e.setLimits(ctx, ptx.Tx); err != nil {
+		return err
+	}
+	var planned []Target
+	for _, i := range todo {
+		planned = append(planned, targets[i])
+	}
+	if err := e.copyPublic(ctx, tx, planned, records); err != nil {
+		return fmt.Errorf("schemaset: plan: %w", err)
+	}
 	failed := false
 	// ended: a statement ended the transaction, so nothing more may run in it; the scratch
 	// schemas it may have committed are dropped.

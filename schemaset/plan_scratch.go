@@ -41,8 +41,9 @@ func (s *scratchNames) next() string {
 type planTx struct {
 	*pgTx
 	scratch *scratchNames
-	// public is the scratch copy of public after its pending steps, which the plan of public
-	// keeps for the plans after it; "" when public's plan ran no step.
+	// public is the scratch copy of public that stands for it in the steps' search path: public
+	// after its pending steps, when public's plan ran some, else a copy of public (copyPublic);
+	// "" for none.
 	public string
 }
 
@@ -53,8 +54,7 @@ type planTx struct {
 // A schema with no step to run is only read, in place. Otherwise (or when it does not exist yet)
 // a scratch schema stands for it: a copy of its structure (cloneStructure: no rows) or, for a new
 // schema, an empty one. The steps run there, each statement checked to leave the transaction open,
-// with the search path a tenant's would have: the copy, then public's copy when public's plan ran
-// steps, then public. A statement that writes outside the plan's scratch schemas (a qualified
+// with the search path a tenant's would have: the copy, then public's copy (p.public), then public. A statement that writes outside the plan's scratch schemas (a qualified
 // public.plans, or a public table that the path finds) stops the schema's plan with
 // ErrWroteOutsideScratch. Steps are not recorded.
 func (e *Engine) planLive(ctx context.Context, p *planTx, drv migrate.Driver, t Target, rec record) (live *schema.Schema, ran []string, scratch string, err error) {
@@ -176,4 +176,46 @@ func wroteOutside(ctx context.Context, tx *sql.Tx, scratch []string) error {
 			"outside its own schema (a rollback would not give back a sequence's values)", ErrWroteOutsideScratch, strings.Join(found, ", "))
 	}
 	return nil
+}
+
+// copyPublic makes, when a schema of the plan other than public may have steps to run, a copy of
+// public's structure in which those steps find public's tables by their unqualified names, so that
+// a step that writes a shared table writes the copy. It is made once, at the top of the plan's
+// transaction, and stands for public until public's own plan ran steps in a copy of its own. When
+// public cannot be copied (it holds what a clone cannot copy, such as an extension's objects), the
+// plan goes on without: the steps' writes to public's tables then stop their schemas' plans
+// (ErrWroteOutsideScratch).
+func (e *Engine) copyPublic(ctx context.Context, p *planTx, targets []Target, records map[string]record) error {
+	if !slices.ContainsFunc(targets, func(t Target) bool { return t.Kind != KindPublic && e.mayRunSteps(t, records[t.Schema]) }) {
+		return nil
+	}
+	const sp = "pgschemas_public_copy"
+	if _, err := p.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+		return err
+	}
+	scratch := p.scratch.next()
+	_, err := p.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(scratch))
+	if err == nil {
+		err = e.cloneInTx(ctx, p.Tx, "public", scratch, cloneStructure)
+	}
+	if err != nil {
+		_, err = p.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp+"; RELEASE SAVEPOINT "+sp)
+		return err
+	}
+	p.public = scratch
+	_, err = p.ExecContext(ctx, "RELEASE SAVEPOINT "+sp)
+	return err
+}
+
+// mayRunSteps reports whether t may have steps to run: it exists and had an app that has steps.
+func (e *Engine) mayRunSteps(t Target, rec record) bool {
+	if !rec.exists {
+		return false
+	}
+	for _, name := range e.set.AppsOf(t) {
+		if a, _ := e.set.Apps.App(name); a != nil && len(a.Steps) > 0 && slices.Contains(rec.apps, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -254,10 +254,11 @@ func fingerprintDiff(a, b []string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestPlanRefusesWritesOutsideScratch: a step that writes public, by a qualified name or by one
-// that the search path finds there, stops its schema's plan with ErrWroteOutsideScratch at its
-// line, naming the table; app SQL that writes public stops the desired-state computation the same
-// way. Either way the database is exactly as it was, with no scratch schema left.
+// TestPlanRefusesWritesOutsideScratch: a step that writes a public table by its unqualified name
+// writes the plan's copy of public, and is planned; one that names public.plans stops its
+// schema's plan with ErrWroteOutsideScratch at its line, naming the table; app SQL that writes
+// public stops the desired-state computation the same way. Either way the database is exactly as
+// it was, with no scratch schema left.
 func TestPlanRefusesWritesOutsideScratch(t *testing.T) {
 	ctx := context.Background()
 	db := fresh(t)
@@ -274,10 +275,13 @@ func TestPlanRefusesWritesOutsideScratch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"blog": "public.subscriptions (RowExclusiveLock)", "acme": "public.plans (RowExclusiveLock)"}
+	want := map[string]string{"acme": "public.plans (RowExclusiveLock)", "sample": "public.plans (RowExclusiveLock)"}
 	for _, r := range rep.Results {
 		w, ok := want[r.Schema]
 		if !ok {
+			if r.Err != nil && r.Outcome != schemaset.OutcomeRefused { // public drops plans.name: no step renames it here
+				t.Errorf("%s: %v", r.Schema, r.Err)
+			}
 			continue
 		}
 		var ae *apps.Error
