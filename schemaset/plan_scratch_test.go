@@ -37,15 +37,22 @@ func dbFingerprint(t *testing.T, db *sql.DB) []string {
 	return out
 }
 
-// scratchSchemas lists the plan's and the desired states' scratch schemas in the database.
-func scratchSchemas(t *testing.T, db *sql.DB) []string {
+// wantUnchanged fails the test when the database's fingerprint is not before, or when it holds a
+// scratch schema; what names the run.
+func wantUnchanged(t *testing.T, db *sql.DB, before []string, what string) {
 	t.Helper()
-	return strs(t, db, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgschemas\_scratch\_%'`)
+	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
+		t.Errorf("%s changed the database:\n%s", what, diffLines(before, after))
+	}
+	if s := strs(t, db, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgschemas\_scratch\_%'`); len(s) > 0 {
+		t.Errorf("%s left scratch schemas behind: %v", what, s)
+	}
 }
 
 // stepSet is the sample set, applied, with rows in public, the static tenant blog and the dynamic
-// tenant acme, and then loaded again with edits: new steps in each of their apps.
-func stepSet(t *testing.T, db *sql.DB, edits map[string]string) *schemaset.Engine {
+// tenant acme, and then loaded again with edits (new steps in each of their apps), with all of
+// its schemas.
+func stepSet(t *testing.T, db *sql.DB, edits map[string]string) (*schemaset.Engine, []schemaset.Target) {
 	t.Helper()
 	ctx := context.Background()
 	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{})
@@ -61,7 +68,12 @@ func stepSet(t *testing.T, db *sql.DB, edits map[string]string) *schemaset.Engin
 		INSERT INTO acme.settings VALUES ('theme', 'dark', 1)`); err != nil {
 		t.Fatal(err)
 	}
-	return schemaset.New(sampleSet(t, edits), db, schemaset.Options{})
+	e = schemaset.New(sampleSet(t, edits), db, schemaset.Options{})
+	targets, err := e.Select(ctx, schemaset.Selector{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, targets
 }
 
 // withSteps returns the edits that rename public.plans.name, blog.posts.title and
@@ -79,6 +91,23 @@ func withSteps(t *testing.T, steps map[string]string) map[string]string {
 	return out
 }
 
+// writingSteps returns withSteps with a step in public's, blog's and the dynamic tenants' apps
+// that renames the column, inserts rows (which draws from the table's sequence), and updates or
+// deletes rows; tail ends each step.
+func writingSteps(t *testing.T, tail string) map[string]string {
+	return withSteps(t, map[string]string{
+		"apps/shared/steps/0001_rename_name.sql": "ALTER TABLE plans RENAME COLUMN name TO title;\n" +
+			"INSERT INTO plans (title, price_cents) SELECT title || ' (old)', price_cents FROM plans;\n" +
+			"DELETE FROM subscriptions;\n" + tail,
+		"apps/blog/steps/0001_rename_title.sql": "ALTER TABLE posts RENAME COLUMN title TO headline;\n" +
+			"INSERT INTO posts (headline, author_id) SELECT 'copy of ' || headline, author_id FROM posts;\n" +
+			"UPDATE posts SET body = upper(body);\n" + tail,
+		"apps/tenant/steps/0001_rename_value.sql": "ALTER TABLE settings RENAME COLUMN value TO setting;\n" +
+			"INSERT INTO notes (body) SELECT 'copy of ' || body FROM notes;\n" +
+			"DELETE FROM settings WHERE setting = 'dark';\n" + tail,
+	})
+}
+
 // TestPlanStepsChangeNoSchema: a plan whose pending steps would change public, a static tenant and
 // a dynamic tenant (rename a column, insert rows, which draws from their identity and serial
 // sequences, update and delete rows) leaves every schema exactly as it was, catalog, rows and
@@ -89,22 +118,8 @@ func withSteps(t *testing.T, steps map[string]string) map[string]string {
 func TestPlanStepsChangeNoSchema(t *testing.T) {
 	ctx := context.Background()
 	db := fresh(t)
-	e := stepSet(t, db, withSteps(t, map[string]string{
-		"apps/shared/steps/0001_rename_name.sql": "ALTER TABLE plans RENAME COLUMN name TO title;\n" +
-			"INSERT INTO plans (title, price_cents) SELECT title || ' (old)', price_cents FROM plans;\n" +
-			"DELETE FROM subscriptions;\n",
-		"apps/blog/steps/0001_rename_title.sql": "ALTER TABLE posts RENAME COLUMN title TO headline;\n" +
-			"INSERT INTO posts (headline, author_id) SELECT 'copy of ' || headline, author_id FROM posts;\n" +
-			"UPDATE posts SET body = upper(body);\n",
-		"apps/tenant/steps/0001_rename_value.sql": "ALTER TABLE settings RENAME COLUMN value TO setting;\n" +
-			"INSERT INTO notes (body) SELECT 'copy of ' || body FROM notes;\n" +
-			"DELETE FROM settings WHERE setting = 'dark';\n",
-	}))
+	e, targets := stepSet(t, db, writingSteps(t, ""))
 	before := dbFingerprint(t, db)
-	targets, err := e.Select(ctx, schemaset.Selector{All: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// While the plan runs (its transaction is open when it reports a schema), no table of the
 	// schemas is locked against live traffic's writes or reads.
 	var locks []string
@@ -129,19 +144,12 @@ func TestPlanStepsChangeNoSchema(t *testing.T) {
 			t.Errorf("%s: steps %v, want %v", r.Schema, r.Steps, want)
 		}
 	}
-	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
-		t.Errorf("the plan changed the database:\n%s", fingerprintDiff(before, after))
-	}
-	if s := scratchSchemas(t, db); len(s) > 0 {
-		t.Errorf("scratch schemas left behind: %v", s)
-	}
+	wantUnchanged(t, db, before, "the plan")
 	// status --verify plans too.
 	if _, err := e.Status(ctx, targets, true); err != nil {
 		t.Fatal(err)
 	}
-	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
-		t.Errorf("status --verify changed the database:\n%s", fingerprintDiff(before, after))
-	}
+	wantUnchanged(t, db, before, "status --verify")
 }
 
 // TestPlanFailedStepChangesNoSchema: the same when the steps fail midway: the plan reports each
@@ -150,22 +158,8 @@ func TestPlanStepsChangeNoSchema(t *testing.T) {
 func TestPlanFailedStepChangesNoSchema(t *testing.T) {
 	ctx := context.Background()
 	db := fresh(t)
-	e := stepSet(t, db, withSteps(t, map[string]string{
-		"apps/shared/steps/0001_rename_name.sql": "ALTER TABLE plans RENAME COLUMN name TO title;\n" +
-			"INSERT INTO plans (title, price_cents) SELECT title || ' (old)', price_cents FROM plans;\n" +
-			"SELECT 1/0;\n",
-		"apps/blog/steps/0001_rename_title.sql": "ALTER TABLE posts RENAME COLUMN title TO headline;\n" +
-			"INSERT INTO posts (headline, author_id) SELECT 'copy of ' || headline, author_id FROM posts;\n" +
-			"SELECT 1/0;\n",
-		"apps/tenant/steps/0001_rename_value.sql": "ALTER TABLE settings RENAME COLUMN value TO setting;\n" +
-			"INSERT INTO notes (body) SELECT 'copy of ' || body FROM notes;\n" +
-			"SELECT 1/0;\n",
-	}))
+	e, targets := stepSet(t, db, writingSteps(t, "SELECT 1/0;\n"))
 	before := dbFingerprint(t, db)
-	targets, err := e.Select(ctx, schemaset.Selector{All: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{ContinueOnError: true})
 	if err != nil {
 		t.Fatal(err)
@@ -175,16 +169,11 @@ func TestPlanFailedStepChangesNoSchema(t *testing.T) {
 			continue // no step of its apps changed
 		}
 		var ae *apps.Error
-		if r.Outcome != schemaset.OutcomeFailed || !errors.As(r.Err, &ae) || ae.Line != 3 || !strings.Contains(r.Err.Error(), "division by zero") {
-			t.Errorf("%s: outcome %s, error %v; want failed at its step's line 3, division by zero", r.Schema, r.Outcome, r.Err)
+		if r.Outcome != schemaset.OutcomeFailed || !errors.As(r.Err, &ae) || ae.Line != 4 || !strings.Contains(r.Err.Error(), "division by zero") {
+			t.Errorf("%s: outcome %s, error %v; want failed at its step's line 4, division by zero", r.Schema, r.Outcome, r.Err)
 		}
 	}
-	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
-		t.Errorf("the failed plan changed the database:\n%s", fingerprintDiff(before, after))
-	}
-	if s := scratchSchemas(t, db); len(s) > 0 {
-		t.Errorf("scratch schemas left behind: %v", s)
-	}
+	wantUnchanged(t, db, before, "the failed plan")
 }
 
 // TestPlanAccountsForRenameSteps: a plan whose steps rename columns lists the steps and no
@@ -193,15 +182,11 @@ func TestPlanFailedStepChangesNoSchema(t *testing.T) {
 func TestPlanAccountsForRenameSteps(t *testing.T) {
 	ctx := context.Background()
 	db := fresh(t)
-	e := stepSet(t, db, withSteps(t, map[string]string{
+	e, targets := stepSet(t, db, withSteps(t, map[string]string{
 		"apps/shared/steps/0001_rename_name.sql":  "ALTER TABLE plans RENAME COLUMN name TO title;\n",
 		"apps/blog/steps/0001_rename_title.sql":   "ALTER TABLE posts RENAME COLUMN title TO headline;\n",
 		"apps/tenant/steps/0001_rename_value.sql": "ALTER TABLE settings RENAME COLUMN value TO setting;\nUPDATE settings SET setting = (SELECT min(title) FROM plans) WHERE false;\n",
 	}))
-	targets, err := e.Select(ctx, schemaset.Selector{All: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{})
 	if err != nil || rep.Err() != nil {
 		t.Fatalf("plan: %v, %v", err, rep.Err())
@@ -238,22 +223,6 @@ func TestPlanAccountsForRenameSteps(t *testing.T) {
 	}
 }
 
-// fingerprintDiff lists what is only in a or only in b.
-func fingerprintDiff(a, b []string) string {
-	var out []string
-	for _, s := range a {
-		if !slices.Contains(b, s) {
-			out = append(out, "- "+s)
-		}
-	}
-	for _, s := range b {
-		if !slices.Contains(a, s) {
-			out = append(out, "+ "+s)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
 // TestPlanRefusesWritesOutsideScratch: a step that writes a public table by its unqualified name
 // writes the plan's copy of public, and is planned; one that names public.plans stops its
 // schema's plan with ErrWroteOutsideScratch at its line, naming the table; app SQL that writes
@@ -262,15 +231,11 @@ func fingerprintDiff(a, b []string) string {
 func TestPlanRefusesWritesOutsideScratch(t *testing.T) {
 	ctx := context.Background()
 	db := fresh(t)
-	e := stepSet(t, db, withSteps(t, map[string]string{
+	e, targets := stepSet(t, db, withSteps(t, map[string]string{
 		"apps/blog/steps/0001_rename_title.sql":   "ALTER TABLE posts RENAME COLUMN title TO headline;\nDELETE FROM subscriptions;\n",
 		"apps/tenant/steps/0001_rename_value.sql": "ALTER TABLE settings RENAME COLUMN value TO setting;\nUPDATE public.plans SET price_cents = 0;\n",
 	}))
 	before := dbFingerprint(t, db)
-	targets, err := e.Select(ctx, schemaset.Selector{All: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rep, err := e.Plan(ctx, targets, schemaset.ApplyOptions{ContinueOnError: true})
 	if err != nil {
 		t.Fatal(err)
@@ -290,12 +255,7 @@ func TestPlanRefusesWritesOutsideScratch(t *testing.T) {
 			t.Errorf("%s: outcome %s, error %v; want ErrWroteOutsideScratch at line 2 naming %s", r.Schema, r.Outcome, r.Err, w)
 		}
 	}
-	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
-		t.Errorf("the plan changed the database:\n%s", fingerprintDiff(before, after))
-	}
-	if s := scratchSchemas(t, db); len(s) > 0 {
-		t.Errorf("scratch schemas left behind: %v", s)
-	}
+	wantUnchanged(t, db, before, "the plan")
 
 	// App SQL that writes public, in the desired-state computation.
 	notes := readSample(t, "apps/tenant/notes.sql") + "\nUPDATE public.plans SET price_cents = 0;\n"
@@ -304,10 +264,5 @@ func TestPlanRefusesWritesOutsideScratch(t *testing.T) {
 		!strings.Contains(err.Error(), "public.plans (RowExclusiveLock)") {
 		t.Errorf("plan with app SQL that writes public: %v, want ErrWroteOutsideScratch naming plans", err)
 	}
-	if after := dbFingerprint(t, db); !slices.Equal(before, after) {
-		t.Errorf("the desired-state computation changed the database:\n%s", fingerprintDiff(before, after))
-	}
-	if s := scratchSchemas(t, db); len(s) > 0 {
-		t.Errorf("scratch schemas left behind: %v", s)
-	}
+	wantUnchanged(t, db, before, "the desired-state computation")
 }
