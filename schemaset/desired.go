@@ -107,11 +107,15 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 	names := newScratchNames()
 	for _, t := range order {
 		scratch := names.next()
+		held, err := e.outsideLocks(ctx, tx.Tx, names.made)
+		if err != nil {
+			return nil, err
+		}
 		d, err := e.materialize(ctx, tx, drv, t, scratch, names.made[0])
 		if err == nil {
 			// App SQL runs in the scratch schemas only: one that wrote elsewhere (a qualified
 			// public.plans) is refused, and the rollback restores what it wrote.
-			if err = wroteOutside(ctx, tx.Tx, names.made); err != nil {
+			if err = e.wroteOutside(ctx, tx.Tx, names.made, held); err != nil {
 				err = fmt.Errorf("schemaset: desired state of %s %q: app SQL %w", t.Kind, t.Schema, err)
 			}
 		}

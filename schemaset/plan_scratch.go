@@ -84,11 +84,15 @@ func (e *Engine) planLive(ctx context.Context, p *planTx, drv migrate.Driver, t 
 	}
 	// After each statement: the transaction is still open, and nothing outside the plan's
 	// scratch schemas was written.
+	held, err := e.outsideLocks(ctx, p.Tx, p.scratch.made)
+	if err != nil {
+		return nil, nil, "", err
+	}
 	check := func(ctx context.Context) error {
 		if err := p.check(ctx); err != nil {
 			return err
 		}
-		return wroteOutside(ctx, p.Tx, p.scratch.made)
+		return e.wroteOutside(ctx, p.Tx, p.scratch.made, held)
 	}
 	if ran, err = runPending(ctx, p.Tx, check, pending, ""); err != nil {
 		return nil, ran, "", err
@@ -149,28 +153,48 @@ WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND c.relk
 	AND n.nspname !~ '^pg_(toast_)?temp_[0-9]+$'
 	AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.deptype = 'e'
 		AND ((d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid)
-			OR (d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid)))
-ORDER BY 1`
+			OR (d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid)))`
 
-// wroteOutside fails with ErrWroteOutsideScratch when tx holds a lock that writes a relation
-// outside the scratch schemas.
-func wroteOutside(ctx context.Context, tx *sql.Tx, scratch []string) error {
-	rows, err := tx.QueryContext(ctx, wroteOutsideSQL, scratch)
+// outsideLocks returns the locks that tx holds on relations outside the scratch schemas in a
+// mode that writes (wroteOutsideSQL), as "schema.table (mode)".
+func (e *Engine) outsideLocks(ctx context.Context, tx *sql.Tx, scratch []string) ([]string, error) {
+	q := wroteOutsideSQL
+	if e.onCitus() {
+		q += citusOwnLocksSQL
+	}
+	rows, err := tx.QueryContext(ctx, q+"\nORDER BY 1", scratch)
 	if err != nil {
-		return fmt.Errorf("read the transaction's locks: %w", err)
+		return nil, fmt.Errorf("read the transaction's locks: %w", err)
 	}
 	defer rows.Close()
 	var found []string
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return err
+			return nil, err
 		}
 		found = append(found, s)
 	}
-	if err := rows.Err(); err != nil {
+	return found, rows.Err()
+}
+
+// citusOwnLocksSQL leaves out, on a Citus coordinator, the locks that Citus itself takes on its
+// tables (public's reference tables, the engine's among them) to keep their placements consistent
+// while DDL in another schema refers to them, in modes stronger than ROW EXCLUSIVE: a write of
+// their rows still counts.
+const citusOwnLocksSQL = `
+	AND NOT (l.mode <> 'RowExclusiveLock' AND c.oid IN (SELECT logicalrelid FROM pg_catalog.pg_dist_partition))`
+
+// wroteOutside fails with ErrWroteOutsideScratch when tx holds a lock that writes a relation
+// outside the scratch schemas, other than those of held (outsideLocks before the SQL ran): the
+// engine's own statements take some, as Citus' create_reference_table does on the reference
+// tables it must keep consistent with the new one.
+func (e *Engine) wroteOutside(ctx context.Context, tx *sql.Tx, scratch, held []string) error {
+	found, err := e.outsideLocks(ctx, tx, scratch)
+	if err != nil {
 		return err
 	}
+	found = slices.DeleteFunc(found, func(l string) bool { return slices.Contains(held, l) })
 	if len(found) > 0 {
 		return fmt.Errorf("%w: it locked %s to write it; a plan changes no existing schema, so it cannot run SQL that writes "+
 			"outside its own schema (a rollback would not give back a sequence's values)", ErrWroteOutsideScratch, strings.Join(found, ", "))
