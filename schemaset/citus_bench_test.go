@@ -30,7 +30,7 @@ import (
 // in a row, not the sub-benchmarks in turn: pairing the two servers inside each execution is
 // what interleaves them.) Both databases are set up once per process, for every round.
 //
-//	PGSCHEMAS_BENCH_TENANTS=1000 go test -run '^$' -bench '^BenchmarkCitus$' -benchtime 1x -count 3 -timeout 4h ./schemaset/ | tee citus.txt
+//	PGSCHEMAS_BENCH_TENANTS=1000 go test -run '^$' -bench '^BenchmarkCitus$' -benchtime 1x -count 6 -timeout 4h ./schemaset/ | tee citus.txt
 //	benchstat citus.txt
 //
 // The sub-benchmarks, in the order they run:
@@ -47,7 +47,7 @@ import (
 //   - op=apply: only with PGSCHEMAS_BENCH_TENANTS=N: Engine.Apply, by a new engine, of an added
 //     column and index to the N dynamic tenants (at least citusBenchSelect) and the reference (s). Its first round first
 //     creates the tenants up to N on both servers, with CreateTenant, 4 at a time (the rate is
-//     logged); N = 1,000 took 14 minutes on the cluster, 46 s on the single server.
+//     logged); N = 1,000 took 9 to 14 minutes on the cluster, 22 to 46 s on the single server.
 func BenchmarkCitus(b *testing.B) {
 	tenants := 0
 	if s := os.Getenv("PGSCHEMAS_BENCH_TENANTS"); s != "" {
