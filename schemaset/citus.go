@@ -113,6 +113,42 @@ func (e *Engine) citusLimits() string {
 	return ", pg_catalog.set_config('citus.enable_schema_based_sharding', 'off', true)"
 }
 
+// citusTurnKey is the advisory lock that, on a Citus coordinator, the transactions that create or
+// drop tenant schemas hold in turn (citusTurn).
+const citusTurnKey = 0x7067736369747573 // "pgscitus"
+
+// citusTurn makes the transaction wait its turn among those that create or drop tenant schemas on
+// a Citus coordinator, and holds it to the end of tx; it does nothing on plain PostgreSQL.
+//
+// Citus serialises them anyway: a new tenant's foreign keys to public's reference tables take
+// SHARE ROW EXCLUSIVE on those tables (on the coordinator and on the workers' copies), which
+// conflicts with itself and with the inserts of other creations' tenant rows
+// (pgschemas_tenant is a reference table when a public app references it), and the transaction
+// holds them while citus_schema_distribute, a distributed transaction that copies the schema to
+// a worker, runs: about a second. A desired-state computation holds the same locks longer (its
+// scratch copy of public references pgschemas_tenant; desiredStates takes the turn too). Left
+// to wait on those locks, concurrent creations queued under the engine's lock_timeout, which is
+// meant for live traffic, and failed with SQLSTATE 55P03 (TestCitusConcurrentCreations: 20 at
+// once, with a 1 s timeout, by clone and from the apps; 1,000 creations 2 at a time with the 10 s
+// default). Here they queue on the engine's own lock instead, before the transaction touches a
+// reference table, waited for without lock_timeout (the context bounds the wait); the
+// transaction's lock_timeout is then what it was, so that live traffic on public's tables still
+// bounds what comes after.
+func (e *Engine) citusTurn(ctx context.Context, tx *sql.Tx) error {
+	if !e.onCitus() {
+		return nil
+	}
+	var timeout string
+	if err := tx.QueryRowContext(ctx, `SELECT pg_catalog.current_setting('lock_timeout')`).Scan(&timeout); err != nil {
+		return fmt.Errorf("schemaset: wait for the Citus creations' turn: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL lock_timeout = 0; SELECT pg_catalog.pg_advisory_xact_lock(%d); SET LOCAL lock_timeout = %s",
+		int64(citusTurnKey), quoteLiteral(timeout))); err != nil {
+		return fmt.Errorf("schemaset: wait for the Citus creations' turn: %w", err)
+	}
+	return nil
+}
+
 // citusScratch sets whether the scratch schemas that desiredStates creates next are distributed:
 // public's is not (its tables become reference tables), the others are, so that Citus refuses,
 // there, what a distributed schema cannot hold.

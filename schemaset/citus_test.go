@@ -111,8 +111,7 @@ func TestCitusTenantsAreDistributed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// From the apps: a set without a reference.
-	noRef := sampleSet(t, map[string]string{"pgschemas.hcl": strings.Replace(sampleConfig(t), `clone_reference = "sample"`, "", 1)})
-	if err := schemaset.New(noRef, db, schemaset.Options{}).CreateTenant(ctx, "hooli"); err != nil {
+	if err := schemaset.New(noRefSet(t), db, schemaset.Options{}).CreateTenant(ctx, "hooli"); err != nil {
 		t.Fatal(err)
 	}
 	got := distributed(t, db)
@@ -435,6 +434,12 @@ func readSample(t testing.TB, rel string) string {
 }
 
 func sampleConfig(t testing.TB) string { return readSample(t, "pgschemas.hcl") }
+
+// noRefSet is the sample set without its clone reference: tenants are created from the apps.
+func noRefSet(t testing.TB) *schemaset.Set {
+	t.Helper()
+	return sampleSet(t, map[string]string{"pgschemas.hcl": strings.Replace(sampleConfig(t), `clone_reference = "sample"`, "", 1)})
+}
 
 // TestCitusCloneObjects clones a distributed schema that holds what a reference may hold beyond
 // plain tables (identity and serial columns, a sequence, a view, a function, a partitioned table,

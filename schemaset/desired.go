@@ -71,18 +71,7 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 	for _, t := range targets {
 		need[desiredKey(t)] = t
 	}
-	e.mu.Lock()
-	out := map[string]*desired{}
-	missing := false
-	for key, t := range need {
-		if d := e.desired[key]; d != nil && d.fingerprint == e.set.Fingerprint(t) {
-			out[key] = d
-		} else {
-			missing = true
-		}
-	}
-	e.mu.Unlock()
-	if !missing {
+	if out, ok := e.cachedDesired(need); ok {
 		return out, nil
 	}
 	tx, err := beginPgTx(ctx, e.db)
@@ -90,6 +79,15 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 		return nil, fmt.Errorf("schemaset: compute desired state: %w", err)
 	}
 	defer tx.close()
+	// On Citus, public's scratch tables reference the engine's tables, which creations write:
+	// take turns with them, and with the other computations, whose result may be the one needed.
+	if err := e.citusTurn(ctx, tx.Tx); err != nil {
+		return nil, err
+	}
+	out, ok := e.cachedDesired(need)
+	if ok {
+		return out, nil
+	}
 	if err := e.setLimits(ctx, tx.Tx); err != nil {
 		return nil, err
 	}
@@ -140,6 +138,22 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 	}
 	e.mu.Unlock()
 	return out, nil
+}
+
+// cachedDesired returns the engine's cached desired states of need's groups, and whether it has
+// all of them at the apps' fingerprint.
+func (e *Engine) cachedDesired(need map[string]Target) (map[string]*desired, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]*desired{}
+	for key, t := range need {
+		d := e.desired[key]
+		if d == nil || d.fingerprint != e.set.Fingerprint(t) {
+			return out, false
+		}
+		out[key] = d
+	}
+	return out, true
 }
 
 // dropScratch drops the scratch schemas of a desired-state computation or a plan whose

@@ -209,10 +209,14 @@ func lockShared(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// lockSharedLimited takes the apply lock shared for the rest of tx, then sets the engine's limits
-// (setLimits): the start of each transaction that creates schemas beside a possible apply.
+// lockSharedLimited takes the apply lock shared for the rest of tx, on Citus waits for the
+// creations' turn (citusTurn), then sets the engine's limits (setLimits): the start of each
+// transaction that creates schemas beside a possible apply.
 func (e *Engine) lockSharedLimited(ctx context.Context, tx *sql.Tx) error {
 	if err := lockShared(ctx, tx); err != nil {
+		return err
+	}
+	if err := e.citusTurn(ctx, tx); err != nil {
 		return err
 	}
 	return e.setLimits(ctx, tx)

@@ -75,9 +75,11 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 	// The desired state is needed only to build from the apps: a claim or a clone does without,
 	// and computing it the first time materialises the apps. Computed here, before the
 	// creation's transaction, it does not need a second connection at the same time. With a pool,
-	// the reference is taken to exist (fill computes it if not), to save a claim a round trip.
+	// the reference is taken to exist (fill computes it if not), to save a claim a round trip. On
+	// Citus it is computed here in any case (once per engine): the computation waits for the
+	// creation's turn (citusTurn), which the creation's transaction holds.
 	var d *desired
-	if ref := e.set.Config.Reference(); ref == "" || (e.poolSize() == 0 && !e.schemaExists(ctx, ref)) {
+	if ref := e.set.Config.Reference(); ref == "" || e.onCitus() || (e.poolSize() == 0 && !e.schemaExists(ctx, ref)) {
 		states, err := e.desiredStates(ctx, []Target{t})
 		if err != nil {
 			return fmt.Errorf("schemaset: create tenant %q: %w", name, err)
@@ -288,6 +290,9 @@ func (e *Engine) DropTenant(ctx context.Context, name string) (err error) {
 	}
 	err = inTx(ctx, e.db, func(tx *sql.Tx) error {
 		if err := lockShared(ctx, tx); err != nil {
+			return err
+		}
+		if err := e.citusTurn(ctx, tx); err != nil {
 			return err
 		}
 		var found bool
