@@ -255,7 +255,7 @@ func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) (st
 	if err := setLocal(ctx, tx, "search_path", e.searchPath(t.Schema)); err != nil {
 		return "", err
 	}
-	_, plan, err := d.diff(ctx, drv, schema.New(t.Schema))
+	_, plan, _, err := d.diff(ctx, drv, schema.New(t.Schema), nil)
 	if err != nil {
 		return "", err
 	}
