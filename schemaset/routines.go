@@ -156,7 +156,9 @@ func readRoutines(ctx context.Context, tx *sql.Tx, name, standIn string) (routin
 // creates later, and the scratch schema checked them already.
 const noBodyCheck = "SET LOCAL check_function_bodies = off"
 
-func isCreateFunction(stmt string) bool { return strings.HasPrefix(stmt, "CREATE OR REPLACE FUNCTION ") }
+func isCreateFunction(stmt string) bool {
+	return strings.HasPrefix(stmt, "CREATE OR REPLACE FUNCTION ")
+}
 
 // routinePlan is what the engine does to a schema's views and functions around Atlas' statements.
 type routinePlan struct {
