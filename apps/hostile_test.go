@@ -98,7 +98,8 @@ var otherSchemas = []string{
 	"CREATE TYPE acme.mood AS ENUM ('a')", "ALTER TABLE ok SET SCHEMA acme", "DROP TYPE acme.mood", "SELECT acme.f()",
 	"CREATE TABLE t (m acme.mood)", "SELECT 1::acme.mood", "CREATE TABLE t (id serial, x int DEFAULT nextval(pg_catalog.regclass('s')), y text COLLATE acme.c)",
 	"CREATE TABLE other_db.public.t (id int)", "CREATE TABLE pg_temp.t (id int)", "SELECT * FROM pg_toast.pg_toast_1",
-	"TRUNCATE acme.notes", "CREATE VIEW acme.v AS SELECT 1", "COMMENT ON TABLE acme.notes IS 'x'", "ALTER TABLE acme.notes RENAME TO gone",
+	"TRUNCATE acme.notes", "CREATE VIEW acme.v AS SELECT 1", "CREATE FUNCTION acme.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+	"CREATE OR REPLACE VIEW v AS SELECT id FROM acme.notes", "DROP FUNCTION acme.f()", "COMMENT ON TABLE acme.notes IS 'x'", "ALTER TABLE acme.notes RENAME TO gone",
 	"EXPLAIN ANALYZE DELETE FROM acme.notes", "SELECT acme.notes.id FROM acme.notes", "COMMENT ON COLUMN acme.notes.body IS 'x'",
 }
 
