@@ -33,8 +33,10 @@ func TestViewsAndFunctions(t *testing.T) {
 	db := fresh(t)
 	e := schemaset.New(sampleSet(t, map[string]string{"apps/tenant/z_views.sql": viewsApp}), db, schemaset.Options{})
 	mustApply(t, e, schemaset.ApplyOptions{})
-	if err := e.CreateTenant(ctx, "acme"); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"acme", "zeta"} {
+		if err := e.CreateTenant(ctx, name); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, s := range []string{"sample", "acme"} {
 		if _, err := db.Exec(`INSERT INTO public.plans (id, name, price_cents) VALUES (7, 'gold', 1) ON CONFLICT DO NOTHING;
@@ -117,8 +119,24 @@ func TestViewsAndFunctions(t *testing.T) {
 		}
 	}
 	mustApply(t, e3, schemaset.ApplyOptions{AllowDestructive: true})
-	if got := strs(t, db, `SELECT schemaname || '.' || viewname FROM pg_views WHERE viewname LIKE 'happy%' ORDER BY 1`); !slices.Equal(got, []string{"acme.happy_tasks", "sample.happy_tasks"}) {
+	if got := strs(t, db, `SELECT schemaname || '.' || viewname FROM pg_views WHERE viewname LIKE 'happy%' ORDER BY 1`); !slices.Equal(got, []string{"acme.happy_tasks", "sample.happy_tasks", "zeta.happy_tasks"}) {
 		t.Errorf("views after the drop: %v", got)
+	}
+
+	// A function's new body reaches a tenant that replays its group's plan (plan once, apply
+	// many): the statement names the tenant's schema.
+	body := strings.Replace(gone, "SELECT m = 'ok'", "SELECT m <> 'sad'", 1)
+	e4 := schemaset.New(sampleSet(t, map[string]string{"apps/tenant/z_views.sql": body}), db, schemaset.Options{})
+	rep = mustApply(t, e4, schemaset.ApplyOptions{})
+	for _, r := range rep.Results {
+		if r.Schema == "zeta" && (!r.Shared || len(r.Statements) != 2 || !strings.HasPrefix(r.Statements[1], `CREATE OR REPLACE FUNCTION "zeta"."happy"(m mood)`)) {
+			t.Errorf("zeta: shared %v, statements %q", r.Shared, r.Statements)
+		}
+	}
+	for _, s := range []string{"acme", "zeta"} {
+		if got := strs(t, db, `SELECT pg_get_functiondef('`+s+`.happy'::regproc)`); len(got) != 1 || !strings.Contains(got[0], "<> 'sad'") {
+			t.Errorf("%s.happy = %q", s, got)
+		}
 	}
 }
 
