@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -215,10 +216,10 @@ func planRoutines(s string, want, live routines, changes schema.Changes) routine
 	for _, k := range slices.Backward(ordered(live, redo)) {
 		p.before = append(p.before, live[k].drop(s))
 	}
-	for _, k := range sortedKeys(recreate) {
+	for _, k := range slices.Sorted(maps.Keys(recreate)) {
 		p.before = append(p.before, live[k].drop(s))
 	}
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		w := want[k]
 		if w.kind != "function" {
 			continue
@@ -232,7 +233,7 @@ func planRoutines(s string, want, live routines, changes schema.Changes) routine
 			p.after = append(p.after, w.create(s))
 		}
 	}
-	for _, k := range sortedKeys(gone) {
+	for _, k := range slices.Sorted(maps.Keys(gone)) {
 		p.after = append(p.after, live[k].drop(s))
 	}
 	if n := len(p.before) + len(p.after); n > 0 && slices.ContainsFunc(append(p.before, p.after...), isCreateFunction) {
@@ -260,7 +261,7 @@ func planRoutines(s string, want, live routines, changes schema.Changes) routine
 // among them (a function whose signature names a view's row type after the view), in creation
 // order where that leaves it free.
 func ordered(all routines, set map[string]bool) []string {
-	keys := sortedKeys(set)
+	keys := slices.Sorted(maps.Keys(set))
 	sort.SliceStable(keys, func(i, j int) bool { return all[keys[i]].oid < all[keys[j]].oid })
 	var out []string
 	done := map[string]bool{}
@@ -284,14 +285,4 @@ func ordered(all routines, set map[string]bool) []string {
 		visit(k)
 	}
 	return out
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
