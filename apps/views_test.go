@@ -10,7 +10,7 @@ func TestMaterializeViewsAndFunctions(t *testing.T) {
 	tx := materialized(t, sqlApp("tenant", "a.sql", `CREATE TYPE level AS ENUM ('low', 'high');
 CREATE TABLE tasks (id bigint PRIMARY KEY, plan_id bigint REFERENCES plans (id), level level NOT NULL DEFAULT 'low');
 CREATE FUNCTION is_high(l level) RETURNS boolean LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT l = 'high'; END;
-CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql SET search_path = public AS $$BEGIN RETURN NEW; END$$;
 CREATE VIEW urgent AS SELECT t.id, p.name FROM tasks t JOIN plans p ON p.id = t.plan_id WHERE is_high(t.level);
 `))
 	equal(t, "views", rows(t, tx, `SELECT viewname::text FROM pg_views WHERE schemaname = 'scratch'`), []string{"urgent"})

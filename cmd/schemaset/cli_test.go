@@ -481,7 +481,7 @@ CREATE VIEW urgent_plans AS SELECT u.id, p.name FROM urgent_tasks u JOIN plans p
 	f.setup()
 	for _, s := range []string{"sample", "acme", "globex"} {
 		f.exec(`CREATE VIEW ` + s + `.open_tasks AS SELECT id, title FROM ` + s + `.tasks WHERE due IS NOT NULL`)
-		f.exec(`CREATE FUNCTION ` + s + `.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$`)
+		f.exec(`CREATE FUNCTION ` + s + `.touch() RETURNS trigger LANGUAGE plpgsql SET search_path = public AS $$BEGIN RETURN NEW; END$$`)
 		f.exec(`CREATE TRIGGER tasks_touch BEFORE UPDATE ON ` + s + `.tasks FOR EACH ROW EXECUTE FUNCTION ` + s + `.touch()`)
 	}
 	f.exec(`INSERT INTO sample.settings (key, value) VALUES ('kept', 'yes')`)
@@ -498,7 +498,7 @@ CREATE VIEW urgent_plans AS SELECT u.id, p.name FROM urgent_tasks u JOIN plans p
 			wantContains(t, "inspect -s sample", hcl, `table "tasks"`, `enum "priority"`, `enum "role"`,
 				"ref_columns = [table.public.plans.column.id]", "ref_columns = [table.notes.column.id]")
 			wantContains(t, "inspect -s sample: views and functions", sqlText, `CREATE FUNCTION "urgent"(p priority)`, "BEGIN ATOMIC",
-				`CREATE FUNCTION "label"(t tasks)`, `CREATE FUNCTION "touch"()`, `CREATE VIEW "open_tasks" AS`,
+				`CREATE FUNCTION "label"(t tasks)`, `CREATE FUNCTION "touch"()`, "SET search_path TO 'public'", `CREATE VIEW "open_tasks" AS`,
 				`CREATE VIEW "urgent_tasks" AS`, `CREATE VIEW "urgent_plans" AS`)
 			if strings.Index(sqlText, `"urgent_plans"`) < strings.Index(sqlText, `"urgent_tasks"`) {
 				t.Errorf("urgent_plans comes before urgent_tasks, on which it depends:\n%s", sqlText)
