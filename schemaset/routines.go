@@ -27,10 +27,13 @@ import (
 //     change them), then CREATE OR REPLACE FUNCTION for each new or changed function whose
 //     signature names none of the schema's types (a default may call it);
 //  3. Atlas' statements;
-//  4. CREATE OR REPLACE FUNCTION for the other new or changed functions (their signature names a
-//     table's row type or an enum that step 3 may create), then DROP FUNCTION for each function
-//     no app declares any more;
-//  5. CREATE VIEW, dependencies first, for each new view and each view dropped in step 1.
+//  4. DROP FUNCTION for each function that no app declares any more;
+//  5. CREATE OR REPLACE FUNCTION for the other new or changed functions (their signature names a
+//     table's row type, a view's or an enum, which step 3 may create), and CREATE VIEW for each
+//     new view and each view dropped in step 1, each after what it depends on.
+//
+// A view that must be dropped while a function's signature names its row type stops the apply
+// of the schema (PostgreSQL refuses the DROP VIEW), which is then left as it was.
 //
 // Function bodies are not checked while they are created (check_function_bodies off, as pg_dump
 // does): their tables may come in step 3, and the scratch schema checked them already.
@@ -219,34 +222,30 @@ func planRoutines(s string, want, live routines, changes schema.Changes) routine
 	for _, k := range slices.Sorted(maps.Keys(recreate)) {
 		p.before = append(p.before, live[k].drop(s))
 	}
+	// Made after Atlas' statements: the functions whose signature names one of the schema's
+	// types, and the views, each after what it depends on.
+	later := map[string]bool{}
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		w := want[k]
-		if w.kind != "function" {
-			continue
-		}
-		if r, ok := live[k]; ok && r.def == w.def && !recreate[k] {
-			continue
-		}
-		if len(w.deps) == 0 {
+		r, ok := live[k]
+		switch {
+		case w.kind == "view" && (!ok || redo[k]):
+			later[k] = true
+		case w.kind != "function" || ok && r.def == w.def && !recreate[k]:
+		case len(w.deps) == 0:
 			p.before = append(p.before, w.create(s))
-		} else {
-			p.after = append(p.after, w.create(s))
+		default:
+			later[k] = true
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(gone)) {
 		p.after = append(p.after, live[k].drop(s))
 	}
-	if n := len(p.before) + len(p.after); n > 0 && slices.ContainsFunc(append(p.before, p.after...), isCreateFunction) {
-		p.before = append([]string{noBodyCheck}, p.before...)
-	}
-	create := map[string]bool{}
-	for k, w := range want {
-		if _, ok := live[k]; w.kind == "view" && (!ok || redo[k]) {
-			create[k] = true
-		}
-	}
-	for _, k := range ordered(want, create) {
+	for _, k := range ordered(want, later) {
 		p.after = append(p.after, want[k].create(s))
+	}
+	if slices.ContainsFunc(slices.Concat(p.before, p.after), isCreateFunction) {
+		p.before = append([]string{noBodyCheck}, p.before...)
 	}
 	for k, r := range live {
 		if _, ok := want[k]; !ok {
