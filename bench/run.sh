@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks the pgschemas driver against plain pgx stdlib, and its pooler mode against its session
-# mode (driver/bench_test.go), and prints benchstat's comparison: one row per benchmark, one column
-# per case, each column compared with the first one (case=stdlib; case=session_one_tenant for
-# BenchmarkPooler*). The pooler benchmarks have a column through PgBouncer when one runs
+# Benchmarks the pgschemas driver, database/sql and pgxpool, against plain pgx stdlib or pgxpool
+# (driver/bench_test.go, driver/pgxpool_test.go, driver/strict_bench_test.go), and prints
+# benchstat's comparison: one row per benchmark, one column per case, each column compared with
+# the first one (case=stdlib, case=pgxpool). The pooler benchmarks are also compared with plain pgx
+# in exec mode (case=stdlib_exec), their ceiling, and have a column through PgBouncer when one runs
 # (.ci/pgbouncer.sh start; this script does not start it).
 #
 # The benchmarks run interleaved: ROUNDS runs of `go test -count 1`, each running every case once,
@@ -22,7 +23,8 @@
 # After benchstat's table, it prints each case's throughput relative to its benchmark's first case
 # paired by round (first ns/op / case ns/op, from the same go test run, seconds apart), median and
 # range over the rounds: pairing removes the drift between rounds (not the noise within one), which
-# benchstat's unpaired comparison cannot.
+# benchstat's unpaired comparison cannot. Then the same for the CPU time of the server process
+# (server-ns/op), which other load on the machine moves less than the wall-clock time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,24 +50,25 @@ echo "done: $(date -u +%FT%TZ) $(uptime)" | tee -a "$log" >&2
 
 go run golang.org/x/perf/cmd/benchstat@latest -col /case "$results"
 
-echo
-echo "throughput vs the benchmark's first case, paired by round: median [min, max] (n rounds); >1 is faster"
-awk '
+# paired prints, for each case, the first case's metric over the case's (>1: the case is faster,
+# or needs less), paired by round: median [min, max] (n rounds).
+paired() {
+awk -v metric="$1" '
 /^goos:/ { round++ }
 /^Benchmark[^ \t]*\/case=/ {
 	name = $1; sub(/-[0-9]+$/, "", name)       # drop the -GOMAXPROCS suffix
 	bench = name; sub(/\/case=.*/, "", bench); sub(/^Benchmark/, "", bench)
 	c = name; sub(/.*\/case=/, "", c)
-	for (i = 2; i <= NF; i++) if ($i == "ns/op") ns[round, bench, c] = $(i - 1)
+	for (i = 2; i <= NF; i++) if ($i == metric) ns[round, bench, c] = $(i - 1)
 	if (!(bench in seenB)) { seenB[bench] = 1; B[++nB] = bench; first[bench] = c }
 	if (!((bench, c) in seenC)) { seenC[bench, c] = 1; C[bench, ++nC[bench]] = c }
 }
-# ratio prints the paired throughput of case c against case base in benchmark b.
+# ratio prints the paired ratio of case c against case base in benchmark b.
 function ratio(b, base, c,    n, r, s, v, x, j, med) {
 	n = 0
 	for (r = 1; r <= round; r++) {
 		s = ns[r, b, base]; v = ns[r, b, c]
-		if (s == "" || v == "") continue
+		if (s == "" || v == "" || v == 0) continue
 		x = s / v
 		for (j = n; j > 0 && R[j] > x; j--) R[j + 1] = R[j]   # insertion sort
 		R[j + 1] = x; n++
@@ -78,8 +81,16 @@ END {
 	for (i = 1; i <= nB; i++) {
 		b = B[i]
 		for (k = 1; k <= nC[b]; k++) if (C[b, k] != first[b]) ratio(b, first[b], C[b, k])
-		# The pooler mode against the session mode under the same tenant switching.
-		if ((b, "session_100_tenants") in seenC)
-			for (k = 1; k <= nC[b]; k++) if (C[b, k] ~ /pooler/) ratio(b, "session_100_tenants", C[b, k])
+		# The pooler mode against plain pgx in the exec mode it runs in: its ceiling.
+		if ((b, "stdlib_exec") in seenC)
+			for (k = 1; k <= nC[b]; k++) if (C[b, k] ~ /pooler/) ratio(b, "stdlib_exec", C[b, k])
 	}
 }' "$results"
+}
+
+echo
+echo "throughput vs the benchmark's first case, paired by round: median [min, max] (n rounds); >1 is faster"
+paired ns/op
+echo
+echo "server CPU per operation, the first case's over each case's, paired by round (>1: the server works less)"
+paired server-ns/op

@@ -6,9 +6,12 @@ package driver_test
 // the first column, as the baseline. bench/run.sh runs them and prints that table.
 //
 // BenchmarkPoolerSelect and BenchmarkPoolerInsert compare the pooler mode with plain pgx stdlib,
-// their baseline: the pooler_ cases run in pgx's exec mode and prepare the stamp with every
+// their baseline: the pooler_ cases run in pgx's exec mode and parse the stamp with every
 // statement, and pgbouncer_pooler_100_tenants does so through the PgBouncer of
-// PGSCHEMAS_TEST_PGBOUNCER_DSN (left out without it).
+// PGSCHEMAS_TEST_PGBOUNCER_DSN (left out without it). stdlib_exec is plain pgx stdlib in exec mode:
+// a pooler in transaction mode keeps no prepared statement for its clients (PgBouncer before
+// 1.21), so the pooler mode parses every statement, and stdlib_exec is the most it can reach;
+// bench/run.sh also compares the pooler cases with it.
 //
 // Each case also reports how many times per operation the client waited for the server, counted
 // through pgtest's wire proxy on extra operations run after the timed loop (the timed loop does
@@ -16,6 +19,10 @@ package driver_test
 //
 //	roundtrips/op       the first 200 operations of a new connection: first-sight prepares included
 //	warm-roundtrips/op  200 operations once every tenant's statement is prepared: what the timed loop pays
+//
+// and the CPU time that the connection's server process spent per operation of the timed loop
+// (server-ns/op, from /proc/PID/schedstat; not reported where the server runs elsewhere): the server's share
+// of the work, which the noise of a shared machine moves far less than the wall-clock time.
 
 import (
 	"context"
@@ -24,6 +31,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,8 +136,11 @@ func benchPoolerCases(b *testing.B, dsn string) []*benchCase {
 	pooler := func(dsn string) string {
 		return pgtest.WithParams(dsn, driver.ParamPooler, string(driver.PoolTransaction))
 	}
+	stdlibExec := *all[0]
+	stdlibExec.name, stdlibExec.dsn = "case=stdlib_exec", pgtest.WithParams(all[0].dsn, "default_query_exec_mode", "exec")
 	cases := []*benchCase{
-		all[0], // stdlib
+		all[0],      // stdlib
+		&stdlibExec, // what the pooler mode's exec mode costs by itself: the pooler cases' ceiling
 		{name: "case=pooler_one_tenant", driver: driver.DriverName, dsn: pooler(dsn), ctxs: one.ctxs, seq: one.seq},
 		{name: "case=pooler_100_tenants", driver: driver.DriverName, dsn: pooler(dsn), ctxs: hundred.ctxs, seq: hundred.seq},
 	}
@@ -292,6 +303,11 @@ func benchSerial(b *testing.B, op benchOp, cases func(b *testing.B, dsn string) 
 			db := benchOpen(b, c.driver, c.dsn, 1)
 			defer db.Close()
 			benchWarm(b, db, c, op, 1)
+			var pid int
+			if err := db.QueryRowContext(c.ctx(0), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+				b.Fatal(err)
+			}
+			server := benchServerCPU(b, pid)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
@@ -300,6 +316,7 @@ func benchSerial(b *testing.B, op benchOp, cases func(b *testing.B, dsn string) 
 				}
 				i++
 			}
+			server()
 			// b.Loop has stopped the timer: the proxy's operations are not measured.
 			benchReportRoundTrips(b, base, c, op)
 		})
@@ -345,3 +362,27 @@ func BenchmarkPoolerSelect(b *testing.B)   { benchSerial(b, benchSelect, benchPo
 func BenchmarkPoolerInsert(b *testing.B)   { benchSerial(b, benchInsert, benchPoolerCases) }
 func BenchmarkSelectParallel(b *testing.B) { benchParallel(b, benchSelect) }
 func BenchmarkInsertParallel(b *testing.B) { benchParallel(b, benchInsert) }
+
+// benchServerCPU reads the CPU time that the server process pid has spent so far, and returns a
+// function that reports the time it spent since, per operation of the benchmark, as server-ns/op.
+// Where /proc does not show the process (a server on another machine), it reports nothing.
+func benchServerCPU(b *testing.B, pid int) func() {
+	read := func() (int64, bool) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+		if err != nil {
+			return 0, false
+		}
+		fields := strings.Fields(string(data))
+		if len(fields) == 0 {
+			return 0, false
+		}
+		ns, err := strconv.ParseInt(fields[0], 10, 64)
+		return ns, err == nil
+	}
+	start, ok := read()
+	return func() {
+		if end, ok2 := read(); ok && ok2 && b.N > 0 {
+			b.ReportMetric(float64(end-start)/float64(b.N), "server-ns/op")
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgschemas/pgschemas/internal/stamp"
 )
 
 // DSN parameters that pgschemas reads. ParseConfig removes them before pgx connects, so the server
@@ -28,6 +29,9 @@ const (
 	ParamRequireTenant = "pgschemas_require_tenant"
 	// ParamMaxTenantsPerConn sets Config.MaxTenantsPerConn: a whole number, 0 for no limit.
 	ParamMaxTenantsPerConn = "pgschemas_max_tenants_per_conn"
+	// ParamMaxStatementCopies sets Config.MaxStatementCopies: a whole number, 0 for the default,
+	// -1 for none.
+	ParamMaxStatementCopies = "pgschemas_max_statement_copies"
 )
 
 // DefaultMaxTenantsPerConn is the MaxTenantsPerConn of a Config that leaves it zero. PostgreSQL
@@ -43,8 +47,8 @@ type PoolMode string
 
 const (
 	// PoolSession: each driver connection keeps one server session, as with a direct connection or a
-	// pooler in session mode. The driver sets the session's search path when the tenant changes and
-	// remembers it. The zero value "" means the same.
+	// pooler in session mode, which holds the set that every statement is sent with, and pgx's
+	// prepared statements. The zero value "" means the same.
 	PoolSession PoolMode = "session"
 
 	// PoolTransaction: consecutive transactions of one driver connection may run on different
@@ -91,7 +95,19 @@ type Config struct {
 	// than let its backend's catalog cache grow with every tenant. 0 means
 	// DefaultMaxTenantsPerConn; a negative value means no limit.
 	MaxTenantsPerConn int
+	// MaxStatementCopies bounds the copies of pgx's cached statements that a connection holds, one
+	// for each other tenant that runs the statement: PostgreSQL plans a prepared statement again
+	// whenever it runs in another search path than the last time, and a tenant's copy keeps its own
+	// plan. Each copy costs the backend the memory of one prepared statement; beyond the bound, the
+	// oldest copy is closed. 0 means DefaultMaxStatementCopies; a negative value means none, and
+	// tenants then share pgx's statements and have them planned again at each switch. Pooler mode
+	// and the exec modes cache no statement, and make no copy.
+	MaxStatementCopies int
 }
+
+// DefaultMaxStatementCopies is the MaxStatementCopies of a Config that leaves it zero, as many as
+// pgx's default statement cache holds statements.
+const DefaultMaxStatementCopies = stamp.DefaultMaxCopies
 
 // ParseConfig parses a connection string that pgx accepts (URL or keyword/value form), and the
 // pgschemas_ parameters in it (ParamExtraSearchPaths, ParamPooler, ParamStrict). An unknown pgschemas_ parameter is
@@ -131,9 +147,15 @@ func ParseConfig(dsn string) (Config, error) {
 				return Config{}, fmt.Errorf("pgschemas: DSN parameter %s=%q: want a whole number (0 for the default, %d; -1 for no limit)", key, value, DefaultMaxTenantsPerConn)
 			}
 			cfg.MaxTenantsPerConn = n
+		case ParamMaxStatementCopies:
+			n, err := strconv.Atoi(value)
+			if err != nil {
+				return Config{}, fmt.Errorf("pgschemas: DSN parameter %s=%q: want a whole number (0 for the default, %d; -1 for none)", key, value, DefaultMaxStatementCopies)
+			}
+			cfg.MaxStatementCopies = n
 		default:
 			return Config{}, fmt.Errorf("pgschemas: unknown DSN parameter %q (known: %s)", key,
-				strings.Join([]string{ParamExtraSearchPaths, ParamPooler, ParamStrict, ParamRequireTenant, ParamMaxTenantsPerConn}, ", "))
+				strings.Join([]string{ParamExtraSearchPaths, ParamPooler, ParamStrict, ParamRequireTenant, ParamMaxTenantsPerConn, ParamMaxStatementCopies}, ", "))
 		}
 	}
 	if _, err := cfg.check(); err != nil {
@@ -162,6 +184,12 @@ func (cfg Config) maxTenants() int {
 		return 0
 	}
 	return cfg.MaxTenantsPerConn
+}
+
+// stampOptions returns how the connections of cfg stamp their statements; pooled says whether
+// their server sessions may change between transactions.
+func (cfg Config) stampOptions(pooled bool) stamp.Options {
+	return stamp.Options{Strict: cfg.Strict, Reparse: pooled, NoCancel: pooled, MaxCopies: cfg.MaxStatementCopies}
 }
 
 // check checks the config and returns the search path tail shared by all schemas:

@@ -13,8 +13,8 @@ import (
 
 func TestParseConfigReadsAndStripsItsParameters(t *testing.T) {
 	for _, dsn := range []string{
-		"postgres://u@h:5433/d?sslmode=disable&pgschemas_extra_search_paths=ext,%20postgis&application_name=x&pgschemas_pooler=transaction",
-		"host=h port=5433 user=u dbname=d sslmode=disable pgschemas_extra_search_paths='ext, postgis' application_name=x pgschemas_pooler=transaction",
+		"postgres://u@h:5433/d?sslmode=disable&pgschemas_extra_search_paths=ext,%20postgis&application_name=x&pgschemas_pooler=transaction&pgschemas_max_statement_copies=7",
+		"host=h port=5433 user=u dbname=d sslmode=disable pgschemas_extra_search_paths='ext, postgis' application_name=x pgschemas_pooler=transaction pgschemas_max_statement_copies=7",
 	} {
 		cfg, err := driver.ParseConfig(dsn)
 		if err != nil {
@@ -22,6 +22,9 @@ func TestParseConfigReadsAndStripsItsParameters(t *testing.T) {
 		}
 		if want := []string{"ext", "postgis"}; !slices.Equal(cfg.ExtraSearchPaths, want) {
 			t.Errorf("%s: ExtraSearchPaths = %q, want %q", dsn, cfg.ExtraSearchPaths, want)
+		}
+		if cfg.MaxStatementCopies != 7 {
+			t.Errorf("%s: MaxStatementCopies = %d, want 7", dsn, cfg.MaxStatementCopies)
 		}
 		if cfg.Pooler != driver.PoolTransaction {
 			t.Errorf("%s: Pooler = %q, want %q", dsn, cfg.Pooler, driver.PoolTransaction)
@@ -50,7 +53,8 @@ func TestConfigErrors(t *testing.T) {
 		{"postgres://h:notaport/d", nil, "invalid port"},
 		{"postgres://h/d?pgschemas_pooler=statement", nil, `pooler "statement": want "session" or "transaction"`},
 		{"postgres://h/d?pgschemas_pooler=", nil, ""}, // empty: the default, session
-		{"postgres://h/d?pgschemas_poolr=transaction", nil, `unknown DSN parameter "pgschemas_poolr" (known: pgschemas_extra_search_paths, pgschemas_pooler, pgschemas_strict, pgschemas_require_tenant, pgschemas_max_tenants_per_conn)`},
+		{"postgres://h/d?pgschemas_poolr=transaction", nil, `unknown DSN parameter "pgschemas_poolr" (known: pgschemas_extra_search_paths, pgschemas_pooler, pgschemas_strict, pgschemas_require_tenant, pgschemas_max_tenants_per_conn, pgschemas_max_statement_copies)`},
+		{"postgres://h/d?pgschemas_max_statement_copies=some", nil, `pgschemas_max_statement_copies="some": want a whole number`},
 	} {
 		_, err := driver.ParseConfig(tc.dsn)
 		if tc.says == "" {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pgschemas/pgschemas/internal/stamp"
 )
 
 // DriverName is the name under which the driver is registered with database/sql.
@@ -87,7 +86,7 @@ func NewConnector(cfg Config) (*Connector, error) {
 		}
 		cc.StatementCacheCapacity, cc.DescriptionCacheCapacity = 0, 0
 	}
-	st := newStamps(tail, stamp.Options{Strict: cfg.Strict, Reparse: pooled, NoCancel: pooled}, cfg.maxTenants())
+	st := newStamps(tail, cfg.stampOptions(pooled), cfg.maxTenants())
 	st.configure(cc)
 	return &Connector{pgx: stdlib.GetConnector(*cc), mode: cc.DefaultQueryExecMode, stamps: st,
 		pooled: pooled, strict: cfg.Strict, requireTenant: cfg.RequireTenant}, nil

@@ -75,9 +75,11 @@
 // statement carrying its own path works there as it is; set Config.Pooler to PoolTransaction, or
 // pgschemas_pooler=transaction in the DSN, for what else such a pooler needs:
 //   - pgx runs in QueryExecModeExec (QueryExecModeSimpleProtocol when the DSN asks for it), with
-//     its statement and description caches off, and the stamp prepares its statement again with
-//     each use: Debian 12's PgBouncer (1.18) does not track protocol-level prepared statements, so
-//     nothing prepared may outlive a statement.
+//     its statement and description caches off, and the stamp's statement is parsed with each use,
+//     as the unnamed statement: Debian 12's PgBouncer (1.18) does not track protocol-level prepared
+//     statements, so nothing prepared may outlive a statement. (Before a statement that binds the
+//     unnamed statement pgx parsed earlier, as describe_exec does, the stamp is parsed under a name
+//     of its own instead, which then stays in that server session.)
 //   - Nothing is set in a server session: the session's own path is not touched.
 //   - A context that ends while a statement runs closes the connection without a cancel request.
 //     pgconn sends one by default when it closes a connection whose context ended, and PgBouncer
@@ -134,7 +136,9 @@
 // caches nothing. A *sql.Stmt prepares nothing that outlives PrepareContext; each execution runs
 // through the cache in the schema of its own context, so one *sql.Stmt serves every tenant. A
 // statement of pgx's cache that SQL deallocated (DEALLOCATE ALL) is prepared again, in the same
-// flush and the tenant's path, before its next use.
+// flush and the tenant's path, before its next use. A statement that tenants share all the same
+// (one prepared without a tenant, or by pgx.Conn through RawConn) gets a copy per tenant on the
+// server, as with pgxpool: see Config.MaxStatementCopies.
 //
 // # Backend memory
 //

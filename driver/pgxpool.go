@@ -25,6 +25,9 @@ type PoolOptions struct {
 	// MaxTenantsPerConn: as Config.MaxTenantsPerConn; 0 leaves the DSN's
 	// pgschemas_max_tenants_per_conn, or the default.
 	MaxTenantsPerConn int
+	// MaxStatementCopies: as Config.MaxStatementCopies; 0 leaves the DSN's
+	// pgschemas_max_statement_copies, or the default.
+	MaxStatementCopies int
 }
 
 // ConfigurePool makes a pgxpool.Pool built from cfg run every statement in the schema of the
@@ -81,7 +84,10 @@ type PoolOptions struct {
 // statement again whenever the search path differs from the one it was planned in, so each runs
 // in its own tenant's tables; when the result's shape differs between two tenants, the server
 // fails the statement with "cached plan must not change result type" (SQLSTATE 0A000), and pgx
-// prepares it again for the next call. A description cached by QueryExecModeCacheDescribe would
+// prepares it again for the next call. So that a connection switching tenants does not plan its
+// statements at nearly every call, a tenant that runs a statement of another's a second time gets
+// its own copy of it on the server (Config.MaxStatementCopies), which pgx does not see: the
+// tenant's calls run the copy, planned once in its path. A description cached by QueryExecModeCacheDescribe would
 // decode another tenant's rows without that check, so ConfigurePool turns the description cache
 // off: use the statement cache (the default), exec or simple_protocol. A statement of pgx's
 // cache that SQL deallocated (DEALLOCATE) is prepared again, in the same flush, before its next use.
@@ -101,6 +107,9 @@ func ConfigurePool(cfg *pgxpool.Config, opts PoolOptions) error {
 	ours.RequireTenant = ours.RequireTenant || opts.RequireTenant
 	if opts.MaxTenantsPerConn != 0 {
 		ours.MaxTenantsPerConn = opts.MaxTenantsPerConn
+	}
+	if opts.MaxStatementCopies != 0 {
+		ours.MaxStatementCopies = opts.MaxStatementCopies
 	}
 	tail, err := ours.check()
 	if err != nil {
@@ -123,7 +132,7 @@ func ConfigurePool(cfg *pgxpool.Config, opts PoolOptions) error {
 		cc.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
 	}
 	p := &poolStamps{
-		stamps:        newStamps(tail, stamp.Options{Strict: ours.Strict, Reparse: pooled, NoCancel: pooled}, ours.maxTenants()),
+		stamps:        newStamps(tail, ours.stampOptions(pooled), ours.maxTenants()),
 		requireTenant: ours.RequireTenant,
 		next:          cfg.PrepareConn,
 	}

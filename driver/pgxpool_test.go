@@ -871,6 +871,7 @@ func benchPgxpool(b *testing.B, query string) {
 		{"case=one_tenant", base, false, cases[1]},
 		{"case=two_tenants", base, false, cases[2]},
 		{"case=100_tenants", base, false, cases[3]},
+		{"case=100_tenants_no_copies", pgtest.WithParams(base, driver.ParamMaxStatementCopies, "-1"), false, cases[3]},
 		{"case=pgxpool_exec", pgtest.WithParams(exec, "search_path", "t0"), true, cases[0]},
 		{"case=one_tenant_exec", exec, false, cases[1]},
 		{"case=100_tenants_exec", exec, false, cases[3]},
@@ -887,6 +888,11 @@ func benchPgxpool(b *testing.B, query string) {
 				return p
 			}
 			p := open(c.dsn)
+			var pid int
+			if err := p.QueryRow(c.of.ctx(0), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+				b.Fatal(err)
+			}
+			server := benchServerCPU(b, pid)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
@@ -895,6 +901,7 @@ func benchPgxpool(b *testing.B, query string) {
 				}
 				i++
 			}
+			server()
 			// b.Loop has stopped the timer: the same operations again, counted through a proxy.
 			proxy := pgtest.StartProxy(b, pgtest.TargetAddr(b, c.dsn))
 			p = open(proxy.DSN(c.dsn))

@@ -143,10 +143,14 @@ func (e *Engine) Apply(ctx context.Context, targets []Target, opts ApplyOptions)
 	return report, e.syncRoles(ctx, report, opts.Verify)
 }
 
-// Plan computes what Apply would do. It runs each schema's pending steps in a transaction that is
-// rolled back, so that the plan accounts for steps such as renames (each statement of a step
-// checked to leave that transaction open), then inspects and diffs the schema; it lists the
-// statements of the diff without running them, so it changes no schema. As Apply
+// Plan computes what Apply would do, and changes no existing schema. A schema with pending steps
+// is planned from a scratch copy of its structure in which the steps ran (planLive), so that the
+// plan accounts for steps such as renames: the steps never run in the schema itself, nor in public
+// (public's steps run in public's copy). The copy is diffed against the desired state, and the
+// diff's statements are listed, not run. The copies live in one transaction that is rolled back;
+// a statement that ended it (which the loader's parser refuses) stops the plan, and the copies it
+// may have committed are dropped. A step that would fail only on the schema's rows (the copy has
+// none) fails at apply, which leaves the schema as it was. As Apply
 // does, it inspects one representative of the dynamic tenants recorded at one fingerprint and
 // gives the others its plan with their name put in (Result.Shared); Verify inspects each.
 func (e *Engine) Plan(ctx context.Context, targets []Target, opts ApplyOptions) (*Report, error) {
@@ -303,21 +307,41 @@ func sharedRefusal(t Target, rep Result) Result {
 		Err: &TargetError{Target: t, Err: fmt.Errorf("%w: %v, %w (allow them with --allow-destructive)", ErrDestructive, rep.Destructive, errSharedRefused)}}
 }
 
-// planAll plans the schemas one after the other in one transaction that is rolled back at the end.
+// planAll plans the schemas one after the other in one transaction that is rolled back at the end,
+// in which the scratch copies of planLive are made.
 // Dynamic tenants are planned as Apply would run them: one representative per group of tenants
 // recorded at the same fingerprint is inspected and diffed, and its plan, with the schema name put
 // in, is each other member's plan (Shared). So planning thousands of tenants costs a few
 // inspections, and the transaction never locks thousands of tables.
 func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, report *Report, states map[string]*desired, records map[string]record, opts ApplyOptions) error {
-	tx, err := beginPgTx(ctx, e.db)
+	ptx, err := beginPgTx(ctx, e.db)
 	if err != nil {
 		return fmt.Errorf("schemaset: plan: %w", err)
 	}
-	defer tx.close()
-	if err := tx.mark(ctx); err != nil {
+	defer ptx.close()
+	if err := ptx.mark(ctx); err != nil {
+		return fmt.Errorf("schemaset: plan: %w", err)
+	}
+	tx := &planTx{pgTx: ptx, scratch: newScratchNames()}
+	if err := e.setLimits(ctx, ptx.Tx); err != nil {
+		return err
+	}
+	var planned []Target
+	for _, i := range todo {
+		planned = append(planned, targets[i])
+	}
+	if err := e.copyPublic(ctx, tx, planned, records); err != nil {
 		return fmt.Errorf("schemaset: plan: %w", err)
 	}
 	failed := false
+	// ended: a statement ended the transaction, so nothing more may run in it; the scratch
+	// schemas it may have committed are dropped.
+	ended := func(res Result) (bool, error) {
+		if !errors.Is(res.Err, apps.ErrTransactionEnded) {
+			return false, nil
+		}
+		return true, e.dropScratch(ctx, ptx, tx.scratch.made)
+	}
 	i := 0
 	for ; i < len(todo) && targets[todo[i]].Kind != KindDynamic; i++ {
 		if failed && !opts.ContinueOnError {
@@ -326,6 +350,9 @@ func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, repo
 		res := e.one(ctx, targets[todo[i]], states, records, opts, tx)
 		report.Results[todo[i]] = res
 		e.emit(opts, res)
+		if stop, err := ended(res); stop {
+			return err
+		}
 		failed = failed || res.Err != nil
 	}
 	first, plans, members := groupDynamic(targets, todo[i:], records, opts)
@@ -336,6 +363,9 @@ func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, repo
 		res := e.work(ctx, targets[idx], states, records, opts, tx, plans[idx])
 		report.Results[idx] = res
 		e.emit(opts, res)
+		if stop, err := ended(res); stop {
+			return err
+		}
 		failed = failed || res.Err != nil
 	}
 	for _, m := range members {
@@ -357,6 +387,9 @@ func (e *Engine) planAll(ctx context.Context, targets []Target, todo []int, repo
 		}
 		report.Results[idx] = res
 		e.emit(opts, res)
+		if stop, err := ended(res); stop {
+			return err
+		}
 		failed = failed || res.Err != nil
 	}
 	return nil
@@ -433,11 +466,11 @@ func (e *Engine) records(ctx context.Context, targets []Target) (map[string]reco
 
 // one brings one schema to its desired state in one transaction.
 //
-// With a shared transaction (a plan), the schema's work (its creation when missing, and its
-// pending steps; a plan runs no statement of a diff) runs under a savepoint of it and stays there
-// when it succeeds, so that the steps of later schemas see it; the caller rolls the whole
-// transaction back.
-func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *pgTx) Result {
+// With a plan's transaction (shared), nothing runs in the schema: its pending steps run in a
+// scratch copy (planLive) under a savepoint of shared, and the diff's statements are only listed.
+// The savepoint is undone when the schema is planned, but for public's, whose copy the steps of
+// later schemas see in their search path; the caller rolls the whole transaction back.
+func (e *Engine) one(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *planTx) Result {
 	return e.work(ctx, t, states, records, opts, shared, nil)
 }
 
@@ -447,7 +480,7 @@ func (e *Engine) oneShared(ctx context.Context, t Target, states map[string]*des
 	return e.work(ctx, t, states, records, opts, nil, sp)
 }
 
-func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *pgTx, sp *sharedPlan) (res Result) {
+func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired, records map[string]record, opts ApplyOptions, shared *planTx, sp *sharedPlan) (res Result) {
 	start := time.Now()
 	res = Result{Target: t}
 	defer func() { res.Duration = time.Since(start) }()
@@ -456,7 +489,11 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		res.Err = &TargetError{Target: t, Step: step, Statement: stmt, Err: apps.WithDetail(err)}
 		return res
 	}
-	tx, end, err := e.scope(ctx, shared)
+	var sharedTx *pgTx
+	if shared != nil {
+		sharedTx = shared.pgTx
+	}
+	tx, end, err := e.scope(ctx, sharedTx)
 	if err != nil {
 		return fail("", "", err)
 	}
@@ -466,16 +503,12 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		return fail("", "", err)
 	}
 	rec := records[t.Schema]
-	if !rec.exists {
-		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(t.Schema)); err != nil {
-			return fail("", "", err)
-		}
-		res.Created = true
-	}
-	if err := setLocal(ctx, tx.Tx, "search_path", e.searchPath(t.Schema)); err != nil {
+	res.Created = !rec.exists
+	drv, err := openAtlas(tx.Tx)
+	if err != nil {
 		return fail("", "", err)
 	}
-	steps, err := e.runSteps(ctx, tx.Tx, tx.check, t, rec)
+	live, steps, scratch, err := e.liveState(ctx, tx, drv, shared, t, rec)
 	res.Steps = steps
 	if err != nil {
 		var se *stepError
@@ -484,15 +517,7 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		}
 		return fail("", "", err)
 	}
-	drv, err := openAtlas(tx.Tx)
-	if err != nil {
-		return fail("", "", err)
-	}
-	live, err := e.inspect(ctx, tx.Tx, drv, t.Schema)
-	if err != nil {
-		return fail("", "", err)
-	}
-	liveR, err := readRoutines(ctx, tx.Tx, t.Schema, "")
+	liveR, err := e.liveRoutines(ctx, tx.Tx, t.Schema)
 	if err != nil {
 		return fail("", "", err)
 	}
@@ -521,10 +546,12 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		// A plan lists the statements and does not run them: it never brings a schema (public's
 		// drops of tables no app declares, say) to its desired state, even in a transaction that
 		// is rolled back. The desired states come from scratch schemas (desiredStates).
-		// Keep the work of public, a static tenant or the reference, so that the plans of the
-		// schemas after it see it; undo a dynamic tenant's, which nothing depends on, so that its
-		// locks go with it (a plan of thousands of tenants would exhaust the lock table).
-		ok = t.Kind != KindDynamic
+		// Keep public's scratch copy, in which its steps ran, for the steps of the schemas after
+		// it; undo the others' work, which nothing depends on, so that its locks go with it (a
+		// plan of thousands of tenants would exhaust the lock table).
+		if ok = t.Kind == KindPublic; ok && scratch != "" {
+			shared.public = scratch
+		}
 		res.Outcome = OutcomeUpToDate
 		if changed {
 			res.Outcome = OutcomePlanned

@@ -70,7 +70,7 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) (err
 			}
 			return err
 		}
-		if err := e.cloneInTx(ctx, tx, src, dst); err != nil {
+		if err := e.cloneInTx(ctx, tx, src, dst, cloneWithRows); err != nil {
 			return err
 		}
 		if err := e.citusDistribute(ctx, tx, dst); err != nil {
@@ -139,7 +139,9 @@ func (e *Engine) Clone(ctx context.Context, src, dst string, asTenant bool) (err
 // partitioning, partitions of other schemas' tables, objects that belong to an extension, and a
 // dependency cycle that no order of whole objects breaks (a column default that calls one of
 // src's functions, which may use the table's row type, is set after the table, as pg_dump does).
-func (e *Engine) cloneInTx(ctx context.Context, tx *sql.Tx, src, dst string) error {
+//
+// With cloneStructure, it copies no rows, sequence values or materialized views' contents.
+func (e *Engine) cloneInTx(ctx context.Context, tx *sql.Tx, src, dst string, what cloneContent) error {
 	fp, err := cloneFingerprint(ctx, tx, src)
 	if err != nil {
 		return err
@@ -152,7 +154,7 @@ func (e *Engine) cloneInTx(ctx context.Context, tx *sql.Tx, src, dst string) err
 		}
 		cache.put(fp, script)
 	}
-	err = replayClone(ctx, tx, script, dst, e.onCitus())
+	err = replayClone(ctx, tx, script.render(dst, what), e.onCitus())
 	if err == nil || !cached || ctx.Err() != nil || !staleName(err) {
 		return err
 	}
@@ -162,7 +164,7 @@ func (e *Engine) cloneInTx(ctx context.Context, tx *sql.Tx, src, dst string) err
 	if script, err = e.generateClone(ctx, tx, src, fp); err != nil {
 		return err
 	}
-	if err := replayClone(ctx, tx, script, dst, e.onCitus()); err != nil {
+	if err := replayClone(ctx, tx, script.render(dst, what), e.onCitus()); err != nil {
 		return err
 	}
 	cache.put(fp, script)
@@ -190,7 +192,7 @@ func (e *cloneStmtError) Unwrap() error { return e.err }
 
 const cloneSavepoint = "pgschemas_clone"
 
-// replayClone runs the script for dst as one multi-statement Exec (the simple protocol: one round trip)
+// replayClone runs a script rendered for its destination as one multi-statement Exec (the simple protocol: one round trip)
 // under a savepoint. On failure it rolls back to the savepoint, so that tx stays usable, and,
 // unless the context ended, runs the statements one by one to name the one that fails, then rolls
 // back again.
@@ -198,8 +200,7 @@ const cloneSavepoint = "pgschemas_clone"
 // With oneByOne (on a Citus coordinator) it runs the statements one Exec each: Citus refuses a
 // multi-statement query whose INSERT ... SELECT reads a distributed schema ("cannot insert
 // multiple commands into a prepared statement", from the worker).
-func replayClone(ctx context.Context, tx *sql.Tx, script *cloneScript, dst string, oneByOne bool) error {
-	stmts := script.render(dst)
+func replayClone(ctx context.Context, tx *sql.Tx, stmts []string, oneByOne bool) error {
 	var err error
 	if oneByOne {
 		err = execEach(ctx, tx, append(append([]string{"SAVEPOINT " + cloneSavepoint}, stmts...), "RELEASE SAVEPOINT "+cloneSavepoint))

@@ -21,14 +21,32 @@ const dstMark = "\x00"
 // destination otherwise, so one script serves every clone of the source.
 type cloneScript struct {
 	stmts []string
+	// data marks the statements of phaseData (rows, sequence values, materialized views'
+	// contents), which a copy of the structure alone leaves out.
+	data []bool
 }
 
+// cloneContent is what a clone copies.
+type cloneContent int
+
+const (
+	// cloneWithRows copies the structure and the contents: rows, sequence values and
+	// materialized views' contents (a tenant made from the reference, a pooled copy).
+	cloneWithRows cloneContent = iota
+	// cloneStructure copies the structure alone: the scratch copy in which a plan runs a schema's
+	// pending steps (plan_scratch.go) needs what the diff sees, not the rows.
+	cloneStructure
+)
+
 // render returns the statements for the destination dst.
-func (s *cloneScript) render(dst string) []string {
+func (s *cloneScript) render(dst string, what cloneContent) []string {
 	q := quoteIdent(dst)
-	out := make([]string, len(s.stmts))
+	out := make([]string, 0, len(s.stmts))
 	for i, st := range s.stmts {
-		out[i] = strings.ReplaceAll(st, dstMark, q)
+		if what == cloneStructure && s.data[i] {
+			continue
+		}
+		out = append(out, strings.ReplaceAll(st, dstMark, q))
 	}
 	return out
 }
@@ -205,7 +223,7 @@ func (e *Engine) generateClone(ctx context.Context, tx *sql.Tx, src string, key 
 		slices.Sort(g.problems)
 		return nil, fmt.Errorf("schema %q holds what a clone cannot copy: %s", src, strings.Join(g.problems, "; "))
 	}
-	body, err := g.sort()
+	body, data, err := g.sort()
 	if err != nil {
 		return nil, fmt.Errorf("schema %q: %w", src, err)
 	}
@@ -222,7 +240,7 @@ func (e *Engine) generateClone(ctx context.Context, tx *sql.Tx, src string, key 
 	stmts = append(stmts, "SELECT pg_catalog.set_config('check_function_bodies', pg_catalog.split_part("+saved+", ',', 1), true), "+
 		"pg_catalog.set_config('row_security', pg_catalog.split_part("+saved+", ',', 2), true), "+
 		"pg_catalog.set_config('search_path', "+cloneLiteral(dstMark+", public"+extra)+", true)")
-	return &cloneScript{stmts: stmts}, nil
+	return &cloneScript{stmts: stmts, data: append(append([]bool{false}, data...), false)}, nil
 }
 
 // read reads the catalog and makes the nodes.
@@ -1091,8 +1109,9 @@ func (h *nodeHeap) Pop() any {
 	return n
 }
 
-// sort returns the statements of every node, each node after those it needs.
-func (g *cloneGen) sort() ([]string, error) {
+// sort returns the statements of every node, each node after those it needs, and for each
+// statement whether its node is of phaseData.
+func (g *cloneGen) sort() ([]string, []bool, error) {
 	h := &nodeHeap{}
 	for _, n := range g.nodes {
 		if n.after == 0 {
@@ -1100,10 +1119,14 @@ func (g *cloneGen) sort() ([]string, error) {
 		}
 	}
 	var out []string
+	var data []bool
 	done := 0
 	for h.Len() > 0 {
 		n := heap.Pop(h).(*cloneNode)
 		out = append(out, n.stmts...)
+		for range n.stmts {
+			data = append(data, n.phase == phaseData)
+		}
 		done++
 		for _, u := range n.users {
 			if u.after--; u.after == 0 {
@@ -1112,9 +1135,9 @@ func (g *cloneGen) sort() ([]string, error) {
 		}
 	}
 	if done < len(g.nodes) {
-		return nil, errors.New("cannot order a dependency cycle: " + strings.Join(cycle(g.nodes), " needs "))
+		return nil, nil, errors.New("cannot order a dependency cycle: " + strings.Join(cycle(g.nodes), " needs "))
 	}
-	return out, nil
+	return out, data, nil
 }
 
 // cycle returns one dependency cycle among the nodes that sort could not order.

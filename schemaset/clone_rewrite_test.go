@@ -75,7 +75,7 @@ func TestCloneSortOrdersAndFindsCycles(t *testing.T) {
 	need(view, table)
 	need(view, fn)
 	need(table, fn)
-	got, err := g.sort()
+	got, _, err := g.sort()
 	if want := "function table view rows index"; err != nil || strings.Join(got, " ") != want {
 		t.Errorf("sort = %q, %v; want %s", got, err, want)
 	}
@@ -84,7 +84,7 @@ func TestCloneSortOrdersAndFindsCycles(t *testing.T) {
 	need(a, b)
 	need(b, c)
 	need(c, b)
-	if _, err := g.sort(); err == nil || !strings.Contains(err.Error(), "b needs c needs b") {
+	if _, _, err := g.sort(); err == nil || !strings.Contains(err.Error(), "b needs c needs b") {
 		t.Errorf("sort of a cycle = %v", err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 
@@ -77,7 +76,8 @@ var inspectExclude = []string{ReservedPrefix + "*"}
 // search path of the others, so that tenant apps reference public's tables as an apply will leave
 // them, even those a first apply has not created yet; the references are renamed to public in the
 // inspected states. A statement that ends the transaction (ErrTransactionEnded) stops the
-// computation, and the scratch schemas it may have committed are dropped.
+// computation, and the scratch schemas it may have committed are dropped; apps whose SQL wrote
+// outside the scratch schemas stop it too (ErrWroteOutsideScratch).
 func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[string]*desired, error) {
 	need := map[string]Target{}
 	for _, t := range targets {
@@ -116,17 +116,24 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 			order = append(order, t)
 		}
 	}
-	// A name of its own per run: two processes computing desired states at once must not wait
-	// on each other's uncommitted CREATE SCHEMA of the same name.
-	run := rand.Uint64()
-	var scratches []string
-	for i, t := range order {
-		scratch := fmt.Sprintf("%s%x_%d", scratchPrefix, run, i)
-		scratches = append(scratches, scratch)
-		d, err := e.materialize(ctx, tx, drv, t, scratch, scratches[0])
+	names := newScratchNames()
+	for _, t := range order {
+		scratch := names.next()
+		held, err := e.outsideLocks(ctx, tx.Tx, names.made)
+		if err != nil {
+			return nil, err
+		}
+		d, err := e.materialize(ctx, tx, drv, t, scratch, names.made[0])
+		if err == nil {
+			// App SQL runs in the scratch schemas only: one that wrote elsewhere (a qualified
+			// public.plans) is refused, and the rollback restores what it wrote.
+			if err = e.wroteOutside(ctx, tx.Tx, names.made, held); err != nil {
+				err = fmt.Errorf("schemaset: desired state of %s %q: app SQL %w", t.Kind, t.Schema, err)
+			}
+		}
 		if err != nil {
 			if errors.Is(err, apps.ErrTransactionEnded) {
-				err = errors.Join(err, e.dropScratch(ctx, tx, scratches))
+				err = errors.Join(err, e.dropScratch(ctx, tx, names.made))
 			}
 			return nil, err
 		}
@@ -147,8 +154,8 @@ func (e *Engine) desiredStates(ctx context.Context, targets []Target) (map[strin
 	return out, nil
 }
 
-// dropScratch drops the scratch schemas of a desired-state computation whose transaction a
-// statement ended, which may have committed them. The connection is outside any transaction, so
+// dropScratch drops the scratch schemas of a desired-state computation or a plan whose
+// transaction a statement ended, which may have committed them. The connection is outside any transaction, so
 // each drop commits on its own.
 func (e *Engine) dropScratch(ctx context.Context, tx *pgTx, names []string) error {
 	var errs []error

@@ -10,6 +10,8 @@
 // union of its apps, computed by materialising them in a scratch schema inside a transaction that is
 // always rolled back; each live schema is inspected and diffed against it; the diff becomes a Plan,
 // which is data and can be printed; and Apply runs each schema's plan in one transaction of its own.
+// Plan and Status change no schema: a schema's pending steps run in a scratch copy of its structure
+// (plan_scratch.go).
 //
 // At scale (thousands of tenants in one database), three things keep a run short. The records: a
 // schema recorded at its desired state's fingerprint is up to date without an inspection, so an

@@ -224,7 +224,7 @@ func (e *Engine) fillPool(ctx context.Context) (*PoolFill, error) {
 			if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+quoteIdent(name)); err != nil {
 				return err
 			}
-			if err := e.cloneInTx(ctx, tx, ref, name); err != nil {
+			if err := e.cloneInTx(ctx, tx, ref, name, cloneWithRows); err != nil {
 				return err
 			}
 			if err := e.citusDistribute(ctx, tx, name); err != nil {

@@ -156,6 +156,16 @@ func readRoutines(ctx context.Context, tx *sql.Tx, name, standIn string) (routin
 	return out, rows.Err()
 }
 
+// liveRoutines reads the views and functions of the schema name, with its search path. A plan,
+// which runs a schema's pending steps in a copy of it, reads them in the schema, as they are
+// before the steps: a step that changes a view shows in the apply's plan, not in this one.
+func (e *Engine) liveRoutines(ctx context.Context, tx *sql.Tx, name string) (routines, error) {
+	if err := setLocal(ctx, tx, "search_path", e.searchPath(name)); err != nil {
+		return nil, err
+	}
+	return readRoutines(ctx, tx, name, "")
+}
+
 // noBodyCheck starts a plan that creates functions: their bodies may name tables that the plan
 // creates later, and the scratch schema checked them already.
 const noBodyCheck = "SET LOCAL check_function_bodies = off"

@@ -31,29 +31,60 @@ func (e *stepError) Unwrap() error { return e.err }
 //
 // check says whether tx is still open (pgTx.check); a run that would run a step without it fails.
 func (e *Engine) runSteps(ctx context.Context, tx *sql.Tx, check func(context.Context) error, t Target, rec record) ([]string, error) {
+	pending, err := e.pendingSteps(ctx, tx, t, rec)
+	if err != nil {
+		return nil, err
+	}
+	return runPending(ctx, tx, check, pending, t.Schema)
+}
+
+// pendingStep is a step of the target's apps that is not recorded yet.
+type pendingStep struct {
+	app  string
+	step apps.Step
+	// run is false for a step of an app the schema did not have: it is recorded without running.
+	run bool
+}
+
+func (p pendingStep) id() string { return p.app + "/" + p.step.Name }
+
+// pendingSteps returns the target's steps that are not recorded, in app order and then step order.
+func (e *Engine) pendingSteps(ctx context.Context, tx *sql.Tx, t Target, rec record) ([]pendingStep, error) {
 	done, err := doneSteps(ctx, tx, t.Schema)
 	if err != nil {
 		return nil, err
 	}
-	var ran []string
+	var out []pendingStep
 	for _, name := range e.set.AppsOf(t) {
 		a, _ := e.set.Apps.App(name)
 		had := rec.exists && slices.Contains(rec.apps, name)
 		for _, st := range a.Steps {
-			id := name + "/" + st.Name
-			if done[id] {
-				continue
+			if p := (pendingStep{app: name, step: st, run: had}); !done[p.id()] {
+				out = append(out, p)
 			}
-			if had {
-				if err := runStep(ctx, tx, check, st, ran); err != nil {
-					return ran, &stepError{step: id, err: err}
-				}
-				ran = append(ran, id)
+		}
+	}
+	return out, nil
+}
+
+// runPending runs the steps of pending that are to run, in order, and returns them as
+// "app/step". With record (not empty), it records each step of pending as done for that schema;
+// a plan, which records nothing, passes "".
+func runPending(ctx context.Context, tx *sql.Tx, check func(context.Context) error, pending []pendingStep, record string) ([]string, error) {
+	var ran []string
+	for _, p := range pending {
+		if p.run {
+			if err := runStep(ctx, tx, check, p.step, ran); err != nil {
+				return ran, &stepError{step: p.id(), err: err}
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO public.pgschemas_step (schema_name, app, step) VALUES ($1, $2, $3)`,
-				t.Schema, name, st.Name); err != nil {
-				return ran, &stepError{step: id, err: err}
-			}
+			ran = append(ran, p.id())
+		}
+		if record == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO public.pgschemas_step (schema_name, app, step) VALUES ($1, $2, $3)`,
+			record, p.app, p.step.Name); err != nil {
+			return ran, &stepError{step: p.id(), err: err}
 		}
 	}
 	return ran, nil
@@ -76,15 +107,20 @@ func runStep(ctx context.Context, tx *sql.Tx, check func(context.Context) error,
 	return execChecked(ctx, tx, check, st, stmts, ran)
 }
 
-// execChecked runs a step's statements, checking the transaction after each (see runStep).
+// execChecked runs a step's statements, checking the transaction after each (see runStep); an
+// error of check other than apps.ErrTransactionEnded (a plan's, see planLive) is located at the
+// statement as it is.
 func execChecked(ctx context.Context, tx *sql.Tx, check func(context.Context) error, st apps.Step, stmts []apps.Statement, ran []string) error {
 	for i, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s.Text); err != nil {
 			return st.Locate(s, err)
 		}
 		if err := check(ctx); err != nil {
-			return st.Locate(apps.Statement{Line: s.Line}, fmt.Errorf("%w; what ran before it in this schema's transaction may be committed "+
-				"(steps %v, and statements 1 to %d of this step), and nothing ran after it", err, ran, i))
+			if errors.Is(err, apps.ErrTransactionEnded) {
+				err = fmt.Errorf("%w; what ran before it in this schema's transaction may be committed "+
+					"(steps %v, and statements 1 to %d of this step), and nothing ran after it", err, ran, i)
+			}
+			return st.Locate(apps.Statement{Line: s.Line}, err)
 		}
 	}
 	return nil

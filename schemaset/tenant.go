@@ -248,7 +248,7 @@ func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) (st
 		want := e.set.Fingerprint(Target{Schema: ref, Kind: KindReference})
 		switch {
 		case exists && fp == want:
-			return SourceCloned, e.cloneInTx(ctx, tx, ref, t.Schema)
+			return SourceCloned, e.cloneInTx(ctx, tx, ref, t.Schema, cloneWithRows)
 		case exists:
 			recorded := "no record"
 			if fp != "" {

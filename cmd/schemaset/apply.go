@@ -82,8 +82,10 @@ func (a *app) planCmd() *cobra.Command {
 		Use:   "plan [flags]",
 		Short: "Print the SQL that apply would run, per schema, and change nothing",
 		Long: `plan prints, for each selected schema (all of them by default) that is not up to date, the one-time
-steps and the SQL statements that apply would run. It runs them in a transaction that is rolled back,
-so that the plan accounts for steps such as renames, and changes nothing.
+steps and the SQL statements that apply would run, and changes no schema. It runs each schema's pending
+steps in a scratch copy of the schema's structure (without its rows), in a transaction that is rolled
+back, so that the plan accounts for steps such as renames; a step that would write another schema
+(a qualified public table) stops that schema's plan.
 
 A plan with changes that can lose data is marked refused, as apply would refuse it, and plan exits 1;
 with --allow-destructive it is printed as planned. A schema that fails or is refused does not stop

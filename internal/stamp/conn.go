@@ -12,13 +12,17 @@ import (
 type Options struct {
 	// Strict: every Set carries a role, and the prepared set sets it.
 	Strict bool
-	// Reparse: prepare the set again before each use, since consecutive transactions may run on
-	// different server sessions (a pooler in transaction mode), which need not hold it.
+	// Reparse: parse the set with each use, as an unnamed statement, since consecutive
+	// transactions may run on different server sessions (a pooler in transaction mode), which
+	// need not hold a prepared one, and should not be left holding one.
 	Reparse bool
 	// NoCancel: the connection never sends a cancel request. pgconn sends one to the address of
 	// the net.Conn when it closes a connection whose context ended; RemoteAddr then names a
 	// network that the dialer refuses (see NoCancelNetwork).
 	NoCancel bool
+	// MaxCopies: how many per-tenant copies of pgx's statements the connection holds at most
+	// (copies.go); 0 means DefaultMaxCopies, a negative number none.
+	MaxCopies int
 }
 
 // NoCancelNetwork is the network of RemoteAddr for a Conn with Options.NoCancel: a DialFunc that
@@ -46,6 +50,12 @@ type Conn struct {
 	sbuf    []byte // a stamp or a stamped Query, copied to wbuf at once
 	served  map[string]struct{}
 	parses  map[string]*parsed // pgx's named statements, to prepare again after a DEALLOCATE
+	bbuf    []byte             // a Bind renamed to a copy
+	copySeq uint64             // the number of the last copy made
+	ring    []*statementCopy   // the copies, oldest first, some of them closed
+	live    int                // the copies not closed
+	toClose []string           // copies to close with the next stamp
+	verify  *statementCopy     // the copy that the current statement's stamp prepared
 
 	mu     sync.Mutex
 	units  []unit // the responses the reader waits for, oldest first: units[uhead:]
@@ -120,10 +130,16 @@ func (c *Conn) TakeSetError() *pgconn.PgError {
 }
 
 // parsed is a Parse message of pgx's, kept while the statement is prepared, and the count of
-// DEALLOCATE or DISCARD commands when it was last sent.
+// DEALLOCATE or DISCARD commands when it was last sent; the schema whose Set it was prepared
+// in, the parameter types the server gave it, and its copies for other schemas (copies.go).
 type parsed struct {
-	msg []byte
-	gen uint64
+	msg    []byte
+	gen    uint64
+	query  string
+	owner  string
+	oids   atomic.Pointer[[]uint32] // set by the reader, from the ParameterDescription
+	copies map[string]*statementCopy
+	usedBy map[string]struct{} // the schemas that ran it once, without a copy
 }
 
 // RemoteAddr is the net.Conn's, but for Options.NoCancel (see NoCancelNetwork).
@@ -156,6 +172,7 @@ const (
 	unitExecute                    // an Execute of the caller's: ends with a tag, EmptyQuery, PortalSuspended or an error
 	unitSync                       // a Sync: ends with ReadyForQuery
 	unitQuery                      // a Query (or a FunctionCall): ends with ReadyForQuery
+	unitDescribe                   // pgx's Describe of a named statement: ends with RowDescription or NoData
 )
 
 type unit struct {
@@ -165,6 +182,9 @@ type unit struct {
 	reparse bool // unitStamp: it prepared the set again
 	after   int  // unitStamp: completions (of a Close and a Parse) still to drop after its tag
 	tagged  bool // unitStamp: its tag was read
+
+	verify *statementCopy // unitExecute: the copy that its stamp prepared, usable once it ends well
+	desc   *parsed        // unitDescribe: the statement whose parameter types it reads
 }
 
 func (c *Conn) push(u unit) {

@@ -81,7 +81,7 @@ func (r *reader) process() {
 		size := 1 + int(binary.BigEndian.Uint32(avail[1:]))
 		head := c.head()
 		switch {
-		case typ == 'Z' || typ == 'C' || typ == 'E':
+		case typ == 'Z' || typ == 'C' || typ == 'E' || typ == 't' && head != nil && head.kind == unitDescribe:
 			if len(avail) < size {
 				r.want = size
 				return
@@ -99,8 +99,11 @@ func (r *reader) process() {
 				}
 			}
 		default:
-			if head != nil && head.kind == unitExecute && (typ == 'I' || typ == 's') {
-				c.pop() // EmptyQueryResponse, PortalSuspended: the end of an Execute
+			switch {
+			case head != nil && head.kind == unitExecute && (typ == 'I' || typ == 's'):
+				c.popDone() // EmptyQueryResponse, PortalSuspended: the end of an Execute
+			case head != nil && head.kind == unitDescribe && (typ == 'T' || typ == 'n'):
+				c.pop() // RowDescription, NoData: the end of a Describe
 			}
 			r.pass(avail, size)
 		}
@@ -154,7 +157,13 @@ func (r *reader) message(typ byte, msg []byte, head *unit) {
 			c.deallocs.Add(1)
 		}
 		if head != nil && head.kind == unitExecute {
-			c.pop()
+			c.popDone()
+		}
+	case 't':
+		var pd pgproto3.ParameterDescription
+		if pd.Decode(msg[5:]) == nil {
+			oids := pd.ParameterOIDs
+			head.desc.oids.Store(&oids)
 		}
 	case 'E':
 		switch {
@@ -201,12 +210,27 @@ func (c *Conn) head() *unit {
 	return &c.units[c.uhead]
 }
 
-// pop removes the oldest unit; the queue's memory serves again once it is empty. c.mu must be
-// held.
+// pop removes the oldest unit; the queue's memory serves again once it is empty. An Execute
+// removed before its end failed, or never ran: the copy its stamp prepared is not used. c.mu must
+// be held.
 func (c *Conn) pop() {
+	if u := &c.units[c.uhead]; u.verify != nil {
+		u.verify.state.Store(copyFailed)
+		u.verify = nil
+	}
 	if c.uhead++; c.uhead == len(c.units) {
 		c.units, c.uhead = c.units[:0], 0
 	}
+}
+
+// popDone removes the oldest unit, an Execute that ended without an error: the copy its stamp
+// prepared serves the tenant's next uses. c.mu must be held.
+func (c *Conn) popDone() {
+	if u := &c.units[c.uhead]; u.verify != nil {
+		u.verify.state.Store(copyReady)
+		u.verify = nil
+	}
+	c.pop()
 }
 
 // skipToSync removes the units up to the next Sync: after an error, the server skips what

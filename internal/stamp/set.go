@@ -22,7 +22,8 @@ const (
 type Set struct {
 	path, schema, role string
 
-	ext []byte // Bind and Execute of the prepared set, with the values
+	ext      []byte // Bind and Execute of the prepared set, with the values
+	extParse []byte // the same of the set parsed as the unnamed statement (Options.Reparse)
 
 	// The stamps of a simple-protocol Query, and how many command tags each adds. A Query can
 	// begin a transaction with options (BEGIN ISOLATION LEVEL ..., SET TRANSACTION ...) that
@@ -57,6 +58,7 @@ func NewSet(path, schema, role string, opts Options) *Set {
 		s.queryTx, s.tagsTx = s.queryTx+"SET LOCAL ROLE "+sqlRole+";", 2
 	}
 	s.ext = encode(nil, &pgproto3.Bind{PreparedStatement: stmtName, Parameters: params}, &pgproto3.Execute{})
+	s.extParse = encode(nil, &pgproto3.Parse{Query: setQuery(role != "")}, &pgproto3.Bind{Parameters: params}, &pgproto3.Execute{})
 	neutral := "pg_catalog.set_config('search_path', '', false), "
 	if opts.Reparse {
 		neutral = "" // behind a transaction pooler, nothing may be left in a server session
@@ -78,11 +80,15 @@ func (s *Set) Role() string { return s.role }
 // reparse returns Close and Parse of the prepared set: Close of a statement that does not exist
 // is no error, so the pair works whether or not the server still holds it.
 func reparse(strict bool) []byte {
-	sql := setSQL
+	return encode(nil, &pgproto3.Close{ObjectType: 'S', Name: stmtName}, &pgproto3.Parse{Name: stmtName, Query: setQuery(strict)})
+}
+
+// setQuery returns the set's SQL.
+func setQuery(strict bool) string {
 	if strict {
-		sql = strictSQL
+		return strictSQL
 	}
-	return encode(nil, &pgproto3.Close{ObjectType: 'S', Name: stmtName}, &pgproto3.Parse{Name: stmtName, Query: sql})
+	return setSQL
 }
 
 // encode appends the encoding of msgs to dst. The messages here are made of names and short

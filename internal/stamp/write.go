@@ -52,15 +52,25 @@ func (c *Conn) Write(p []byte) (int, error) {
 			}
 			msg := data[i : i+size]
 			if c.needSet && !c.off {
-				out = append(append(out, data[from:i]...), c.stamp(msg)...)
+				st, bind := c.stamp(msg)
+				out = append(append(out, data[from:i]...), st...)
 				from, changed = i, true
+				if bind != nil {
+					out = append(out, bind...)
+					from = i + size
+				}
 			}
 			c.needSet = false
 			c.track(msg)
 		case 'E':
-			c.push(unit{kind: unitExecute})
+			c.push(unit{kind: unitExecute, verify: c.verify})
+			c.verify = nil
 			c.needSet = true
 		case 'S':
+			if c.verify != nil { // a stamp prepared a copy for a statement that ran no Execute
+				c.verify.state.Store(copyFailed)
+				c.verify = nil
+			}
 			c.push(unit{kind: unitSync})
 			c.needSet = true
 		case 'F':
@@ -95,30 +105,72 @@ held:
 // and queues its responses. In a failed transaction it returns nothing: the server runs nothing
 // but ROLLBACK there, and a set would fail in its place. When first binds or describes a statement
 // of pgx's that a DEALLOCATE or DISCARD dropped since it was prepared, the stamp prepares it
-// again, in the tenant's path: pgx's cache still holds it.
-func (c *Conn) stamp(first []byte) []byte {
+// again, in the tenant's path: pgx's cache still holds it. When first binds a statement of pgx's
+// that another tenant prepared, bind is first renamed to the tenant's copy of it, or the stamp
+// prepares that copy (copies.go).
+func (c *Conn) stamp(first []byte) (stamp, bind []byte) {
 	if c.TxStatus() == 'E' {
-		return nil
+		return nil, nil
 	}
-	reparse := c.opts.Reparse || c.stale.Swap(false)
+	reparse := c.stale.Swap(false)
 	again := c.droppedStatement(first)
-	if !reparse && again == nil {
+	var prepare *statementCopy
+	if first[0] == 'B' {
+		var use *statementCopy
+		if use, prepare = c.copyFor(first); use != nil {
+			c.bbuf = renameBind(c.bbuf[:0], first, use.server)
+			bind = c.bbuf
+		}
+	}
+	ext := c.cur.ext
+	if c.opts.Reparse {
+		if usesUnnamed(first) {
+			reparse = true // the set is prepared under its name, with each use
+		} else {
+			ext, reparse = c.cur.extParse, false // unnamed: no server session keeps it
+		}
+	}
+	if !reparse && again == nil && prepare == nil && len(c.toClose) == 0 {
 		c.push(unit{kind: unitStamp})
-		return c.cur.ext
+		return ext, bind
 	}
 	u := unit{kind: unitStamp, reparse: reparse}
 	c.sbuf = c.sbuf[:0]
 	if reparse {
 		c.sbuf = append(c.sbuf, c.reparse...)
 	}
-	c.sbuf = append(c.sbuf, c.cur.ext...)
-	if again != nil { // after the set, so that its Parse resolves names in the tenant's path
+	c.sbuf = append(c.sbuf, ext...)
+	// What follows the set resolves names in the tenant's path; the reader drops the completions.
+	if again != nil {
 		c.sbuf = encode(c.sbuf, &pgproto3.Close{ObjectType: 'S', Name: again.name})
 		c.sbuf = append(c.sbuf, again.p.msg...)
-		u.after = 2
+		u.after += 2
+	}
+	for _, name := range c.toClose {
+		c.sbuf = encode(c.sbuf, &pgproto3.Close{ObjectType: 'S', Name: name})
+		u.after++
+	}
+	c.toClose = c.toClose[:0]
+	if prepare != nil {
+		c.sbuf = appendCopyParse(c.sbuf, prepare)
+		u.after++
+		c.verify = prepare
 	}
 	c.push(u)
-	return c.sbuf
+	return c.sbuf, bind
+}
+
+// usesUnnamed reports whether msg, the first message of a statement, binds or describes the
+// unnamed statement that an earlier one parsed (pgx's describe_exec mode does so), which a set
+// parsed as the unnamed statement would replace.
+func usesUnnamed(msg []byte) bool {
+	switch msg[0] {
+	case 'B':
+		return len(cstring(cstringRest(msg[5:]))) == 0
+	case 'D':
+		return len(msg) > 6 && msg[5] == 'S' && msg[6] == 0
+	}
+	return false
 }
 
 // named is a statement of pgx's, by name.
@@ -151,23 +203,42 @@ func (c *Conn) droppedStatement(msg []byte) *named {
 		return nil
 	}
 	p.gen = gen
+	p.owner = c.cur.schema // prepared again in this Set
 	return &named{string(name), p}
 }
 
-// track keeps pgx's Parse messages of named statements, and forgets those it closes.
+// track keeps pgx's Parse messages of named statements, and forgets those it closes, with their
+// copies; it queues the responses to pgx's Describe of a named statement, whose parameter types
+// the reader keeps for the copies.
 func (c *Conn) track(msg []byte) {
 	switch msg[0] {
 	case 'P':
-		if name := cstring(msg[5:]); len(name) > 0 {
-			if p, ok := c.parses[string(name)]; ok && bytes.Equal(p.msg, msg) {
-				p.gen = c.deallocs.Load() // the same statement again, after pgx's own deallocation
+		name := cstring(msg[5:])
+		if len(name) == 0 {
+			return
+		}
+		if p, ok := c.parses[string(name)]; ok {
+			c.closeCopies(p) // the server dropped the statement, with its plans, or pgx reuses the name
+			if bytes.Equal(p.msg, msg) {
+				p.gen, p.owner = c.deallocs.Load(), c.cur.schema // the same statement again
 				return
 			}
-			c.parses[string(name)] = &parsed{msg: append([]byte(nil), msg...), gen: c.deallocs.Load()}
+		}
+		c.parses[string(name)] = &parsed{msg: append([]byte(nil), msg...), gen: c.deallocs.Load(),
+			query: string(cstring(cstringRest(msg[5:]))), owner: c.cur.schema}
+	case 'D':
+		if len(msg) > 6 && msg[5] == 'S' {
+			if p, ok := c.parses[string(cstring(msg[6:]))]; ok {
+				c.push(unit{kind: unitDescribe, desc: p})
+			}
 		}
 	case 'C':
 		if len(msg) > 6 && msg[5] == 'S' {
-			delete(c.parses, string(cstring(msg[6:])))
+			name := string(cstring(msg[6:]))
+			if p, ok := c.parses[name]; ok {
+				c.closeCopies(p)
+				delete(c.parses, name)
+			}
 		}
 	}
 }
