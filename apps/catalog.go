@@ -23,7 +23,13 @@ type object struct {
 // so the engine can manage them. Every other kind that objectsQuery finds is refused.
 var managedKinds = map[string]bool{
 	"table": true, "column": true, "index": true, "constraint": true, "sequence": true, "enum": true,
+	"view": true, "function": true,
 }
+
+// engineKinds are the managed kinds that Atlas' open-source driver neither inspects nor
+// re-creates: the engine manages them itself, from their definitions in the catalog
+// (package schemaset), so the round trip through Atlas leaves them out.
+var engineKinds = map[string]bool{"view": true, "function": true}
 
 // objectsQuery lists everything in schema $1 that an app can create, one row per object, with
 // the kind, key, own name, owning table and definition. Definitions are rendered by the server
@@ -112,7 +118,8 @@ WHERE t.typnamespace = (SELECT oid FROM ns)
 	AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend ext WHERE ext.deptype = 'e' AND ext.classid = 'pg_catalog.pg_type'::regclass AND ext.objid = t.oid)
 UNION ALL
 SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' ELSE 'function' END,
-	'routine ' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')', p.proname, '', ''
+	'routine ' || p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')', p.proname, '',
+	concat_ws(' ', 'acl=' || p.proacl::text, 'comment=' || pg_catalog.obj_description(p.oid, 'pg_proc'))
 FROM pg_catalog.pg_proc p
 WHERE p.pronamespace = (SELECT oid FROM ns)
 	AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype IN ('e', 'i'))

@@ -61,8 +61,12 @@ func (m *materializer) checkKinds() error {
 		switch {
 		case !managedKinds[o.kind]:
 			errs = append(errs, unmanaged(m.origins[k], "%s: Atlas' open-source PostgreSQL driver does not manage this kind; "+
-				"apps declare tables, columns, indexes, constraints (primary key, unique, foreign key, check), enums, and identity or serial columns", o.describe()))
-		case (o.kind == "table" || o.kind == "enum") && strings.HasPrefix(o.name, ReservedPrefix):
+				"apps declare tables, columns, indexes, constraints (primary key, unique, foreign key, check), enums, identity or serial columns, "+
+				"views and functions", o.describe()))
+		case engineKinds[o.kind] && (strings.Contains(o.detail, "acl=") || strings.Contains(o.detail, "comment=")):
+			errs = append(errs, unmanaged(m.origins[k], "%s: the engine re-creates views and functions from their definitions, "+
+				"without grants or comments; grant in a step, or leave them out", o.describe()))
+		case (o.kind == "table" || o.kind == "enum" || engineKinds[o.kind]) && strings.HasPrefix(o.name, ReservedPrefix):
 			errs = append(errs, unmanaged(m.origins[k], "%s: the prefix %q is reserved for the engine", o.describe(), ReservedPrefix))
 		}
 	}

@@ -219,6 +219,11 @@ func location(m protoreflect.Message) int {
 // visit checks one node: its kind, and the schemas it names.
 func (w *walker) visit(m protoreflect.Message, path []string) {
 	kind := string(m.Descriptor().Name())
+	if kind == "VariableSetStmt" && functionSetting(path) {
+		// CREATE FUNCTION ... SET name = value: a setting in force while the function runs,
+		// not in the session.
+		return
+	}
 	if command, refused := refusedKinds[kind]; refused {
 		if t, ok := m.Interface().(*pg_query.TransactionStmt); ok {
 			w.refuse(m, txCommand(t.Kind), "the engine owns the transaction; an app may not control it")
@@ -357,6 +362,11 @@ func (w *walker) schema(m protoreflect.Message, schema, what string) {
 		return
 	}
 	w.refuse(m, "", "%s.%s names schema %q: an app never names its own schema, and names no other than public", schema, what, schema)
+}
+
+// functionSetting reports whether a SET at path is a clause of CREATE FUNCTION.
+func functionSetting(path []string) bool {
+	return slices.Equal(path, []string{"create_function_stmt", "options", "def_elem", "arg", "variable_set_stmt"})
 }
 
 // readPosition reports whether a relation at path is read rather than written or defined: it is

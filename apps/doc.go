@@ -1,6 +1,6 @@
 // Package apps loads and materialises the apps of pgschemas.
 //
-// An app is a folder that declares the tables a schema must have. A pgschemas.hcl config assigns
+// An app is a folder that declares the tables (and views and functions) a schema must have. A pgschemas.hcl config assigns
 // apps to public, to static tenants and to dynamic tenants; the engine (package schemaset) computes
 // each schema's desired state by materialising its apps, in order, into an empty scratch schema
 // inside a transaction that it always rolls back, and diffs that against the live schema.
@@ -131,14 +131,19 @@
 //
 // The engine diffs schemas with Atlas' open-source PostgreSQL driver, which manages tables,
 // columns, primary keys, indexes, unique, foreign key and check constraints, enums, and identity
-// and serial columns. After materialising, Materialize refuses, with errors that wrap ErrUnmanaged
-// and name the object and its app:
-//   - other kinds in the schema, listed from pg_catalog: views, materialized views, functions,
-//     procedures, aggregates, triggers, rules, policies and row level security, standalone
+// and serial columns. Plain views and functions, which that driver neither inspects nor diffs, the
+// engine manages itself from their definitions in the catalog (package schemaset): an app's SQL
+// may create them in its schema, without grants or comments, which their re-creation would lose.
+// After materialising, Materialize refuses, with errors that wrap ErrUnmanaged and name the
+// object and its app:
+//   - other kinds in the schema, listed from pg_catalog: materialized views, procedures,
+//     aggregates, window functions, triggers, rules, policies and row level security, standalone
 //     sequences, composite, domain, range and base types, partitioned tables, inheritance,
 //     foreign tables, exclusion constraints, constraint triggers, extensions, statistics objects
 //     and any other object in the schema;
-//   - names of tables and enums that start with "pgschemas_", which the engine reserves;
+//   - grants and comments on views and functions;
+//   - names of tables, enums, views and functions that start with "pgschemas_", which the engine
+//     reserves;
 //   - objects created or altered outside the schema (CREATE TABLE public.x, an index or a column
 //     added to a public table, a new schema, a temporary table): catalog rows written by the
 //     transaction, found by their xmin;

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
@@ -65,6 +66,9 @@ func (m *materializer) applyHCL(ctx context.Context, app string, files []File) (
 	stand, _ := realm.Schema(m.public)
 	if stand != nil {
 		stand.Name = "public"
+		if m.public == "public" {
+			shadowed(stand, realm, m.schema, decls)
+		}
 	}
 	if _, diags := parser.ParseHCL(contextHCL(realm, m.schema), contextFile); diags.HasErrors() {
 		return nil, fmt.Errorf("apps: generated HCL context: %w", diags)
@@ -77,6 +81,25 @@ func (m *materializer) applyHCL(ctx context.Context, app string, files []File) (
 		pub.Name = m.public
 	}
 	return decls, m.createHCL(ctx, app, &r, decls)
+}
+
+// shadowed leaves out of public, where the scratch schema stands in for public itself (public's
+// own apps), the tables that the scratch schema holds or the app declares: they are the live
+// copies of what public's apps declare, and an app's table.NAME, which means the table of its own
+// schema, would otherwise find two tables of that name (Atlas refuses such a reference as
+// ambiguous). public's other tables, the engine's, stay referenceable as table.public.NAME.
+func shadowed(pub *schema.Schema, realm *schema.Realm, scratch string, decls hclDecls) {
+	own, _ := realm.Schema(scratch)
+	pub.Tables = slices.DeleteFunc(pub.Tables, func(t *schema.Table) bool {
+		if hasKey(decls, "table "+t.Name) {
+			return true
+		}
+		if own != nil {
+			_, ok := own.Table(t.Name)
+			return ok
+		}
+		return false
+	})
 }
 
 // parseApp parses an app's HCL files into parser, records where each table and enum is declared,

@@ -78,7 +78,7 @@ var clusterAndSession = []string{
 	"CREATE ROLE intruder SUPERUSER LOGIN", "CREATE USER intruder", "ALTER ROLE postgres NOSUPERUSER", "DROP ROLE IF EXISTS intruder",
 	"GRANT pg_read_server_files TO PUBLIC", "CREATE DATABASE other", "DROP DATABASE IF EXISTS other",
 	"ALTER DATABASE postgres SET search_path = other", "CREATE TABLESPACE ts LOCATION '/tmp'", "ALTER SYSTEM SET work_mem = '1GB'",
-	"SET search_path = other", "SET LOCAL search_path = other", "RESET ALL", "SET ROLE postgres", "SET SESSION AUTHORIZATION postgres",
+	"SET search_path = other", "SET LOCAL search_path = other", "ALTER FUNCTION f() SET search_path = other", "RESET ALL", "SET ROLE postgres", "SET SESSION AUTHORIZATION postgres",
 	"DISCARD ALL", "LISTEN events", "UNLISTEN *", "NOTIFY events", "COPY ok FROM PROGRAM 'id'", "COPY ok TO '/tmp/ok.csv'",
 	"LOAD 'auto_explain'", "CHECKPOINT", "VACUUM ok", "PREPARE q AS SELECT 1", "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
 	"CREATE SCHEMA other", "DROP SCHEMA public CASCADE", "ALTER SCHEMA public RENAME TO gone", "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -98,7 +98,9 @@ var otherSchemas = []string{
 	"CREATE TYPE acme.mood AS ENUM ('a')", "ALTER TABLE ok SET SCHEMA acme", "DROP TYPE acme.mood", "SELECT acme.f()",
 	"CREATE TABLE t (m acme.mood)", "SELECT 1::acme.mood", "CREATE TABLE t (id serial, x int DEFAULT nextval(pg_catalog.regclass('s')), y text COLLATE acme.c)",
 	"CREATE TABLE other_db.public.t (id int)", "CREATE TABLE pg_temp.t (id int)", "SELECT * FROM pg_toast.pg_toast_1",
-	"TRUNCATE acme.notes", "CREATE VIEW acme.v AS SELECT 1", "COMMENT ON TABLE acme.notes IS 'x'", "ALTER TABLE acme.notes RENAME TO gone",
+	"TRUNCATE acme.notes", "CREATE VIEW acme.v AS SELECT 1", "CREATE FUNCTION acme.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+	"CREATE OR REPLACE VIEW v AS SELECT id FROM acme.notes", "DROP FUNCTION acme.f()",
+	"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM acme.notes; END", "COMMENT ON TABLE acme.notes IS 'x'", "ALTER TABLE acme.notes RENAME TO gone",
 	"EXPLAIN ANALYZE DELETE FROM acme.notes", "SELECT acme.notes.id FROM acme.notes", "COMMENT ON COLUMN acme.notes.body IS 'x'",
 }
 

@@ -31,12 +31,14 @@ var schemaNameRE = regexp.MustCompile(`^[_a-zA-Z][_a-zA-Z0-9]{0,62}$`)
 // then its SQL files run in path order, each statement as written.
 //
 // Afterwards it refuses, with errors that wrap ErrUnmanaged and name the object and its app, what
-// the engine could not manage: objects created outside schemaName, kinds that Atlas' open-source
-// driver does not inspect (views, functions, triggers, rules, policies, standalone sequences,
-// composite, domain and range types, partitioned or inherited tables, extensions, exclusion
-// constraints, ...), names with ReservedPrefix, and anything that does not survive a round trip
-// through Atlas: the schema is inspected, re-created from the inspection in a second scratch
-// schema, and the two must match in the catalog and in Atlas' own diff.
+// the engine could not manage: objects created outside schemaName, kinds that neither Atlas'
+// open-source driver nor the engine manages (materialized views, procedures, triggers, rules,
+// policies, standalone sequences, composite, domain and range types, partitioned or inherited
+// tables, extensions, exclusion constraints, ...), grants and comments on views and functions,
+// names with ReservedPrefix, and anything that does not survive a round trip through Atlas: the
+// schema's tables and enums are inspected, re-created from the inspection in a second scratch
+// schema, and the two must match in the catalog and in Atlas' own diff. Views and functions, which
+// the engine manages itself, are left out of that round trip.
 //
 // Failures of the apps' statements are *Error values that locate the file and line and wrap the
 // server's *pgconn.PgError. Problems of several objects are joined with errors.Join.

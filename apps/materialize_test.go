@@ -374,9 +374,11 @@ func TestMaterializeRefusesUnmanaged(t *testing.T) {
 	for _, tc := range []struct {
 		name, sql, msgPart string
 	}{
-		{"view", table + "CREATE VIEW v AS SELECT id FROM t;", "view v: Atlas' open-source PostgreSQL driver does not manage this kind"},
+		{"view with a grant", table + "CREATE VIEW v AS SELECT id FROM t;\nGRANT SELECT ON v TO PUBLIC;", "view v: the engine re-creates views and functions from their definitions, without grants"},
+		{"function with a comment", "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT a';\nCOMMENT ON FUNCTION f(int) IS 'x';", "function f(a integer): the engine re-creates"},
+		{"reserved view name", table + "CREATE VIEW pgschemas_v AS SELECT id FROM t;", `view pgschemas_v: the prefix "pgschemas_" is reserved`},
 		{"materialized view", table + "CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;", "materialized view mv:"},
-		{"function", "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT a';", "function f(a integer):"},
+		{"window function", "CREATE FUNCTION w() RETURNS int LANGUAGE internal WINDOW AS 'window_row_number';", "window function w():"},
 		{"procedure", "CREATE PROCEDURE p() LANGUAGE sql AS 'SELECT 1';", "procedure p():"},
 		{"trigger", table + "CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();", "trigger tr on t:"},
 		{"rule", table + "CREATE RULE r AS ON DELETE TO t DO INSTEAD NOTHING;", "rule r on t:"},

@@ -113,6 +113,8 @@ func (m *materializer) compareObjects(got map[string]object) []error {
 		o := m.objects[k]
 		g, ok := got[k]
 		switch {
+		case engineKinds[o.kind]:
+			// Not Atlas': the engine creates them from their definitions.
 		case !ok:
 			errs = append(errs, unmanaged(m.origins[k], "%s is lost in a round trip through Atlas (Atlas does not inspect or re-create it)", o.describe()))
 		case g.detail != o.detail:

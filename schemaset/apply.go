@@ -517,21 +517,25 @@ func (e *Engine) work(ctx context.Context, t Target, states map[string]*desired,
 		}
 		return fail("", "", err)
 	}
+	liveR, err := e.liveRoutines(ctx, tx.Tx, t.Schema)
+	if err != nil {
+		return fail("", "", err)
+	}
 	d := states[desiredKey(t)]
 	if sp != nil {
-		if sp.statements, err = d.planFor(ctx, drv, live); err != nil {
+		if sp.statements, err = d.planFor(ctx, drv, live, liveR); err != nil {
 			return fail("", "", err)
 		}
 		sp.steps = steps
 	}
-	changes, plan, err := d.diff(ctx, drv, live)
+	changes, plan, dropped, err := d.diff(ctx, drv, live, liveR)
 	if err != nil {
 		return fail("", "", err)
 	}
 	for _, c := range plan.Changes {
 		res.Statements = append(res.Statements, c.Cmd)
 	}
-	res.Destructive = destructive(changes)
+	res.Destructive = append(destructive(changes), dropped...)
 	if len(res.Destructive) > 0 && !opts.AllowDestructive {
 		res.Outcome = OutcomeRefused
 		res.Err = &TargetError{Target: t, Err: fmt.Errorf("%w: %v (allow them with --allow-destructive)", ErrDestructive, res.Destructive)}

@@ -25,27 +25,39 @@ import (
 type desired struct {
 	mu          sync.Mutex
 	schema      *schema.Schema
+	routines    routines // the views and functions, which the engine manages itself (routines.go)
 	fingerprint string
 }
 
-// diff returns the changes that bring live to this desired state and their plan, qualified with
-// live's name.
-func (d *desired) diff(ctx context.Context, drv migrate.Driver, live *schema.Schema) (schema.Changes, *migrate.Plan, error) {
+// diff returns the changes that bring live, whose views and functions are liveR, to this desired
+// state, and their plan, qualified with live's name: Atlas' statements, with those of the views
+// and functions around them (planRoutines). dropped describes the views and functions that the
+// plan drops because no app declares them.
+func (d *desired) diff(ctx context.Context, drv migrate.Driver, live *schema.Schema, liveR routines) (changes schema.Changes, plan *migrate.Plan, dropped []string, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.schema.Name = live.Name
-	changes, err := drv.SchemaDiff(live, d.schema)
+	changes, err = drv.SchemaDiff(live, d.schema)
 	if err != nil {
-		return nil, nil, fmt.Errorf("diff: %w", err)
+		return nil, nil, nil, fmt.Errorf("diff: %w", err)
 	}
-	if len(changes) == 0 {
-		return nil, &migrate.Plan{}, nil
+	plan = &migrate.Plan{}
+	if len(changes) > 0 {
+		if plan, err = drv.PlanChanges(ctx, "", changes); err != nil {
+			return nil, nil, nil, fmt.Errorf("plan: %w", err)
+		}
 	}
-	plan, err := drv.PlanChanges(ctx, "", changes)
-	if err != nil {
-		return nil, nil, fmt.Errorf("plan: %w", err)
+	rp := planRoutines(live.Name, d.routines, liveR, changes)
+	var all []*migrate.Change
+	for _, s := range rp.before {
+		all = append(all, &migrate.Change{Cmd: s})
 	}
-	return changes, plan, nil
+	all = append(all, plan.Changes...)
+	for _, s := range rp.after {
+		all = append(all, &migrate.Change{Cmd: s})
+	}
+	plan.Changes = all
+	return changes, plan, rp.dropped, nil
 }
 
 // scratchPrefix names the scratch schemas in which apps are materialised. They exist only inside
@@ -198,10 +210,17 @@ func (e *Engine) materialize(ctx context.Context, tx *pgTx, drv migrate.Driver, 
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: desired state of %s %q: %w", t.Kind, t.Schema, err)
 	}
-	if t.Kind != KindPublic {
+	standIn := public
+	if t.Kind == KindPublic {
+		standIn = ""
+	} else {
 		renameRefs(s, public, "public")
 	}
-	return &desired{schema: s, fingerprint: e.set.Fingerprint(t)}, nil
+	r, err := readRoutines(ctx, tx.Tx, scratch, standIn)
+	if err != nil {
+		return nil, fmt.Errorf("schemaset: desired state of %s %q: %w", t.Kind, t.Schema, err)
+	}
+	return &desired{schema: s, routines: r, fingerprint: e.set.Fingerprint(t)}, nil
 }
 
 // renameRefs renames, in what s references outside itself (the tables of foreign keys, enum

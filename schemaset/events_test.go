@@ -23,11 +23,8 @@ func TestEvents(t *testing.T) {
 	opts := schemaset.Options{OnEvent: log.add, PoolSize: 1}
 	e := schemaset.New(sampleSet(t, nil), db, opts)
 	mustApplyOnly(t, e, "public", "www", "blog")
-	// No reference yet: from the apps. (Without a pool: with one, CreateTenant computes the apps'
-	// state inside its transaction, which waits on its own lock of pgschemas_tenant until the
-	// lock timeout; a bug of its own, reported.)
-	noPool := schemaset.New(e.Set(), db, schemaset.Options{OnEvent: log.add})
-	if err := noPool.CreateTenant(ctx, "early"); err != nil {
+	// No reference yet: from the apps, with the pool configured (TestCreateTenantWithPoolBeforeReference).
+	if err := e.CreateTenant(ctx, "early"); err != nil {
 		t.Fatal(err)
 	}
 	mustApply(t, e, schemaset.ApplyOptions{}) // creates the reference, fills the pool

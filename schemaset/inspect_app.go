@@ -2,8 +2,10 @@ package schemaset
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"ariga.io/atlas/sql/schema"
 	"github.com/hashicorp/hcl/v2"
@@ -85,18 +87,19 @@ func exprTokens(src string) (hclwrite.Tokens, error) {
 }
 
 // unmanagedQuery lists the objects of schema $1 that an app cannot hold, because the engine
-// cannot manage them (see the apps package): views, materialized views, routines, triggers and
-// domains, leaving out extensions' members and the engine's own (named pgschemas_...).
+// cannot manage them (see the apps package): materialized views, procedures, aggregates, window
+// functions, triggers and domains, leaving out extensions' members and the engine's own (named
+// pgschemas_...). Views and functions are the engine's (InspectSQL).
 const unmanagedQuery = `
 WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)
 SELECT d FROM (
-	SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' WHEN 'f' THEN 'foreign table '
+	SELECT CASE c.relkind WHEN 'm' THEN 'materialized view ' WHEN 'f' THEN 'foreign table '
 		ELSE 'composite type ' END || c.relname AS d, c.oid, 'pg_catalog.pg_class'::regclass AS cls
-	FROM pg_catalog.pg_class c WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relkind IN ('v', 'm', 'f', 'c')
+	FROM pg_catalog.pg_class c WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relkind IN ('m', 'f', 'c')
 	UNION ALL
-	SELECT CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'function ' END ||
+	SELECT CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'window function ' END ||
 		p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')', p.oid, 'pg_catalog.pg_proc'::regclass
-	FROM pg_catalog.pg_proc p WHERE p.pronamespace = (SELECT oid FROM ns)
+	FROM pg_catalog.pg_proc p WHERE p.pronamespace = (SELECT oid FROM ns) AND p.prokind <> 'f'
 	UNION ALL
 	SELECT 'trigger ' || g.tgname || ' on ' || c.relname, g.oid, 'pg_catalog.pg_trigger'::regclass
 	FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
@@ -109,14 +112,55 @@ WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.deptype = 'e' AND
 	AND d NOT LIKE '% pgschemas\_%'
 ORDER BY 1`
 
-// Unmanaged lists the objects of the schema name that InspectHCL leaves out because an app cannot
-// hold them (the engine diffs with Atlas' open-source driver, which manages tables and enums):
-// "view active_users", "function touch()", "trigger t on notes", "domain email". An apply neither
-// creates nor drops them.
+// Unmanaged lists the objects of the schema name that neither InspectHCL nor InspectSQL writes
+// because an app cannot hold them (the engine diffs tables and enums with Atlas' open-source
+// driver, and manages views and functions itself): "materialized view totals", "trigger t on
+// notes", "domain email". An apply neither creates nor drops them.
 func (e *Engine) Unmanaged(ctx context.Context, name string) ([]string, error) {
 	out, err := queryStrings(ctx, e.db, unmanagedQuery, name)
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: list the unmanaged objects of %q: %w", name, err)
 	}
 	return out, nil
+}
+
+// InspectSQL returns the views and functions of the live schema as an app's SQL file: one CREATE
+// VIEW or CREATE FUNCTION per object, naming no schema, each after what it depends on (else in the
+// order they were created), so that an app made of InspectHCL's file and this one loads back as
+// the same schema. It is empty when the schema has no view or function.
+func (e *Engine) InspectSQL(ctx context.Context, name string) ([]byte, error) {
+	var all routines
+	err := inTx(ctx, e.db, func(tx *sql.Tx) error {
+		if err := setLocal(ctx, tx, "search_path", e.searchPath(name)); err != nil {
+			return err
+		}
+		var err error
+		all, err = readRoutines(ctx, tx, name, "")
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("schemaset: inspect the views and functions of %q: %w", name, err)
+	}
+	var b strings.Builder
+	for _, k := range ordered(all, keySet(all)) {
+		r := all[k]
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		if r.kind == "function" {
+			b.WriteString("CREATE FUNCTION " + quoteIdent(r.name) + r.def + ";\n")
+		} else {
+			b.WriteString("CREATE VIEW " + quoteIdent(r.name) + r.def + ";\n")
+		}
+	}
+	return []byte(b.String()), nil
+}
+
+// keySet returns the keys of m as a set.
+func keySet[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }

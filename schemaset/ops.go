@@ -57,11 +57,12 @@ func (e *Engine) Exec(ctx context.Context, targets []Target, sqlText string, par
 	})
 }
 
-// InspectHCL returns the live schema as an app's HCL, without the engine's own tables: Atlas' HCL
-// of its tables and enums, naming no schema, with foreign keys to another schema's tables written
-// as table.public.NAME. An app made of it loads back as the same tables, so that applying the set
-// with it as the schema's app changes nothing. What an app cannot hold (views, functions,
-// triggers, ...) is not in it: Unmanaged lists that.
+// InspectHCL returns the live schema's tables and enums as an app's HCL, without the engine's own
+// tables: Atlas' HCL, naming no schema, with foreign keys to another schema's tables written as
+// table.public.NAME. With InspectSQL's file of its views and functions beside it, the app loads
+// back as the same schema, so that applying the set with it as the schema's app changes nothing
+// (public included). What an app cannot hold (materialized views, triggers, ...) is in neither:
+// Unmanaged lists that.
 func (e *Engine) InspectHCL(ctx context.Context, name string) ([]byte, error) {
 	var out []byte
 	err := inTx(ctx, e.db, func(tx *sql.Tx) error {

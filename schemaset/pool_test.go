@@ -540,3 +540,24 @@ func TestPoolRefillInBackground(t *testing.T) {
 		t.Fatal("the refiller did not stop after its context ended")
 	}
 }
+
+// TestCreateTenantWithPoolBeforeReference: with a pool configured and no reference yet (no apply
+// has created it), CreateTenant builds the tenant from the apps at once. It used to compute the
+// apps' state inside its own transaction, whose new tenant row the materialised apps' foreign key
+// to pgschemas_tenant waited on until the lock timeout, and then failed.
+func TestCreateTenantWithPoolBeforeReference(t *testing.T) {
+	ctx := context.Background()
+	db := fresh(t)
+	e := schemaset.New(sampleSet(t, nil), db, schemaset.Options{PoolSize: 1, LockTimeout: 2 * time.Second})
+	mustApplyOnly(t, e, "public", "www", "blog")
+	start := time.Now()
+	if err := e.CreateTenant(ctx, "early", schemaset.Domain{Domain: "early.example.test"}); err != nil {
+		t.Fatalf("CreateTenant before the reference, with a pool: %v (after %s)", err, time.Since(start).Round(time.Millisecond))
+	}
+	if got, want := columns(t, db, "early"), columns(t, db, "www"); !slices.Contains(got, "notes.id") || slices.Equal(got, want) {
+		t.Errorf("early has columns %v", got)
+	}
+	if exists(t, db, "sample") {
+		t.Errorf("CreateTenant created the reference")
+	}
+}

@@ -36,12 +36,13 @@ type sharedPlan struct {
 	statements []string
 }
 
-// planFor makes the plan of live as if it were named sentinelSchema.
-func (d *desired) planFor(ctx context.Context, drv migrate.Driver, live *schema.Schema) ([]string, error) {
+// planFor makes the plan of live, whose views and functions are liveR, as if it were named
+// sentinelSchema.
+func (d *desired) planFor(ctx context.Context, drv migrate.Driver, live *schema.Schema, liveR routines) ([]string, error) {
 	name := live.Name
 	live.Name = sentinelSchema
 	defer func() { live.Name = name }()
-	_, plan, err := d.diff(ctx, drv, live)
+	_, plan, _, err := d.diff(ctx, drv, live, liveR)
 	if err != nil {
 		return nil, err
 	}

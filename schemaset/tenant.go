@@ -87,7 +87,7 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 		d = states[desiredKey(t)]
 	}
 	claimed := false
-	err = inTx(ctx, e.db, func(tx *sql.Tx) error {
+	err = e.createTx(ctx, t, &d, func(tx *sql.Tx) error {
 		if err := e.lockSharedLimited(ctx, tx); err != nil {
 			return err
 		}
@@ -136,6 +136,26 @@ func (e *Engine) CreateTenant(ctx context.Context, name string, domains ...Domai
 		e.claimed()
 	}
 	return nil
+}
+
+// errNeedDesired is returned by fill, inside a creation's transaction, when it needs the apps'
+// state and was not given it.
+var errNeedDesired = errors.New("schemaset: the apps' desired state is needed")
+
+// createTx runs a creation's transaction. When fill says that it needs the apps' desired state
+// (errNeedDesired), the transaction is rolled back, the state is computed in a transaction of its
+// own into *d, and the creation runs again, once.
+func (e *Engine) createTx(ctx context.Context, t Target, d **desired, f func(*sql.Tx) error) error {
+	err := inTx(ctx, e.db, f)
+	if !errors.Is(err, errNeedDesired) || *d != nil {
+		return err
+	}
+	states, err := e.desiredStates(ctx, []Target{t})
+	if err != nil {
+		return err
+	}
+	*d = states[desiredKey(t)]
+	return inTx(ctx, e.db, f)
 }
 
 // normalizeDomains returns domains in their stored form, or says which one breaks which rule.
@@ -243,12 +263,11 @@ func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) (st
 			"reference", ref, "tenant", t.Schema)
 	}
 	if d == nil {
-		// The reference was dropped since CreateTenant looked.
-		states, err := e.desiredStates(ctx, []Target{t})
-		if err != nil {
-			return "", err
-		}
-		d = states[desiredKey(t)]
+		// The reference is missing (with a pool CreateTenant took it to exist, or it was dropped
+		// since CreateTenant looked). The apps' state is not computed here: materialising them
+		// waits on this transaction's own locks (public's apps reference pgschemas_tenant, which
+		// has the new row), until the lock timeout. createTx computes it and runs again.
+		return "", errNeedDesired
 	}
 	drv, err := postgres.Open(tx)
 	if err != nil {
@@ -257,7 +276,7 @@ func (e *Engine) fill(ctx context.Context, tx *sql.Tx, t Target, d *desired) (st
 	if err := setLocal(ctx, tx, "search_path", e.searchPath(t.Schema)); err != nil {
 		return "", err
 	}
-	_, plan, err := d.diff(ctx, drv, schema.New(t.Schema))
+	_, plan, _, err := d.diff(ctx, drv, schema.New(t.Schema), nil)
 	if err != nil {
 		return "", err
 	}

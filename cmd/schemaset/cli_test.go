@@ -453,10 +453,12 @@ func TestInterrupt(t *testing.T) {
 }
 
 // TestInspectRoundTrip: inspect writes an app that loads back unchanged. Each schema's inspected
-// HCL, made its only app, gives a plan with nothing to change and an apply that runs nothing: on
-// the sample (a foreign key to public, an enum), and on a reference that also holds an enum and
-// foreign keys of its own, a partial index, checks, and a view, a function and a trigger, which an
-// app cannot hold: inspect names them on stderr, and apply leaves them.
+// app (--out), made its only app, gives a plan with nothing to change and an apply that runs
+// nothing: on public (whose tables reference each other and the engine's), on the static tenants,
+// and on a reference that holds foreign keys to public and of its own, enums, a partial index,
+// checks, views (one on another, one joining public's plans) and functions (one with a BEGIN
+// ATOMIC body, one taking a table's row type), made by an app, and a view, a function and a
+// trigger made by hand. The trigger, which an app cannot hold, is named on stderr and left as it is.
 func TestInspectRoundTrip(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -471,37 +473,62 @@ CREATE TABLE tasks (
   UNIQUE (note_id, title)
 );
 CREATE INDEX tasks_due_idx ON tasks (due) WHERE due IS NOT NULL;
+CREATE FUNCTION urgent(p priority) RETURNS boolean LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT p = 'high'; END;
+CREATE FUNCTION label(t tasks) RETURNS text LANGUAGE sql STABLE AS 'SELECT upper(t.title)';
+CREATE VIEW urgent_tasks AS SELECT id, label(tasks) AS label, plan_id FROM tasks WHERE urgent(priority);
+CREATE VIEW urgent_plans AS SELECT u.id, p.name FROM urgent_tasks u JOIN plans p ON p.id = u.plan_id;
 `)
 	f.setup()
-	f.exec(`CREATE VIEW sample.open_tasks AS SELECT id, title FROM sample.tasks WHERE due IS NOT NULL`)
-	f.exec(`CREATE FUNCTION sample.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$`)
-	f.exec(`CREATE TRIGGER tasks_touch BEFORE UPDATE ON sample.tasks FOR EACH ROW EXECUTE FUNCTION sample.touch()`)
+	for _, s := range []string{"sample", "acme", "globex"} {
+		f.exec(`CREATE VIEW ` + s + `.open_tasks AS SELECT id, title FROM ` + s + `.tasks WHERE due IS NOT NULL`)
+		f.exec(`CREATE FUNCTION ` + s + `.touch() RETURNS trigger LANGUAGE plpgsql SET search_path = public AS $$BEGIN RETURN NEW; END$$`)
+		f.exec(`CREATE TRIGGER tasks_touch BEFORE UPDATE ON ` + s + `.tasks FOR EACH ROW EXECUTE FUNCTION ` + s + `.touch()`)
+	}
 	f.exec(`INSERT INTO sample.settings (key, value) VALUES ('kept', 'yes')`)
 
-	// public keeps its SQL app: an HCL app of public cannot reference its own tables (Atlas finds
-	// the live public's and the scratch copy's under one name).
-	for _, s := range []string{"www", "blog", "sample"} {
-		r := f.ok("inspect", "-s", s)
-		if strings.Contains(r.stdout, "schema") {
-			t.Errorf("inspect -s %s names a schema:\n%s", s, r.stdout)
+	for _, s := range []string{"public", "www", "blog", "sample"} {
+		dir := filepath.Join(f.dir, "apps", "inspected_"+s)
+		r := f.ok("inspect", "-s", s, "--out", dir)
+		hcl, sqlText := f.read("apps/inspected_"+s+"/schema.hcl"), f.read("apps/inspected_"+s+"/views_functions.sql")
+		if strings.Contains(hcl, `schema "`) || strings.Contains(hcl, "schema =") || strings.Contains(sqlText, s+".") {
+			t.Errorf("inspect -s %s names a schema:\n%s\n%s", s, hcl, sqlText)
 		}
-		f.write("apps/inspected_"+s+"/schema.hcl", r.stdout)
-		if s == "sample" {
-			wantContains(t, "inspect -s sample", r.stdout, `table "tasks"`, `enum "priority"`, `enum "role"`,
+		switch s {
+		case "sample":
+			wantContains(t, "inspect -s sample", hcl, `table "tasks"`, `enum "priority"`, `enum "role"`,
 				"ref_columns = [table.public.plans.column.id]", "ref_columns = [table.notes.column.id]")
-			wantContains(t, "inspect -s sample stderr", r.stderr, `warning: view open_tasks of "sample" is not in the app`,
-				`warning: function touch() of "sample"`, `warning: trigger tasks_touch on tasks of "sample"`)
-			e := parseEnvelope(t, f.ok("inspect", "-s", "sample", "--json"))
-			if u, _ := e.raw["unmanaged"].([]any); len(u) != 3 || e.raw["hcl"] != r.stdout {
-				t.Errorf("inspect --json: unmanaged %v, hcl the same as the text's: %v", e.raw["unmanaged"], e.raw["hcl"] == r.stdout)
+			wantContains(t, "inspect -s sample: views and functions", sqlText, `CREATE FUNCTION "urgent"(p priority)`, "BEGIN ATOMIC",
+				`CREATE FUNCTION "label"(t tasks)`, `CREATE FUNCTION "touch"()`, "SET search_path TO 'public'", `CREATE VIEW "open_tasks" AS`,
+				`CREATE VIEW "urgent_tasks" AS`, `CREATE VIEW "urgent_plans" AS`)
+			if strings.Index(sqlText, `"urgent_plans"`) < strings.Index(sqlText, `"urgent_tasks"`) {
+				t.Errorf("urgent_plans comes before urgent_tasks, on which it depends:\n%s", sqlText)
 			}
-		} else if r.stderr != "" {
-			t.Errorf("inspect -s %s warns: %s", s, r.stderr)
+			if r.stderr != `warning: trigger tasks_touch on tasks of "sample" is not in the app: an app holds tables, enums, views and functions, which the engine manages; an apply leaves the trigger as it is`+"\n" {
+				t.Errorf("inspect -s sample stderr: %q", r.stderr)
+			}
+			e := parseEnvelope(t, f.ok("inspect", "-s", "sample", "--json"))
+			if u, _ := e.raw["unmanaged"].([]any); len(u) != 1 || e.raw["hcl"] != hcl || e.raw["sql"] != sqlText {
+				t.Errorf("inspect --json: unmanaged %v, hcl and sql the same as the files': %v %v", e.raw["unmanaged"], e.raw["hcl"] == hcl, e.raw["sql"] == sqlText)
+			}
+			// Without --out, the HCL is printed, and the views and functions get a warning.
+			r = f.ok("inspect", "-s", "sample")
+			if r.stdout != hcl {
+				t.Errorf("inspect -s sample prints another HCL than --out writes")
+			}
+			wantContains(t, "inspect -s sample without --out", r.stderr, "--out DIR")
+		case "public":
+			wantContains(t, "inspect -s public", hcl, "ref_columns = [table.plans.column.id]",
+				"ref_columns = [table.public.pgschemas_tenant.column.schema_name]")
+			fallthrough
+		default:
+			if r.stderr != "" || sqlText != "" {
+				t.Errorf("inspect -s %s warns %q, writes views and functions %q", s, r.stderr, sqlText)
+			}
 		}
 	}
 	f.write("pgschemas.hcl", `apps_dir = "apps"
 public {
-  apps = ["shared"]
+  apps = ["inspected_public"]
 }
 static "www" {
   apps    = ["inspected_www"]
@@ -523,16 +550,23 @@ dynamic {
 		t.Errorf("apply with the inspected apps ran something:\n%s", r.stdout)
 	}
 	wantContains(t, "status", f.ok("status", "--verify").stdout, "status: 6 up to date")
-	if n := f.count(`SELECT count(*) FROM pg_catalog.pg_views WHERE schemaname = 'sample' AND viewname = 'open_tasks'`); n != 1 {
-		t.Errorf("the view is gone after the apply")
+	if got := f.strings(`SELECT tgname FROM pg_catalog.pg_trigger WHERE tgrelid = 'sample.tasks'::regclass AND NOT tgisinternal`); !slices.Equal(got, []string{"tasks_touch"}) {
+		t.Errorf("the trigger is gone after the apply: %v", got)
 	}
 	if got := f.strings(`SELECT value FROM sample.settings`); !slices.Equal(got, []string{"yes"}) {
 		t.Errorf("sample.settings = %v after the apply", got)
 	}
-	// A tenant made from the inspected app alone has the reference's tables.
+	// A tenant made from the inspected app alone has the reference's tables, views and functions;
+	// so has one made from the apps, with no reference to clone.
 	f.ok("tenant", "create", "fresh")
-	if got, want := f.tables("fresh"), f.tables("sample"); !slices.Equal(got, want) {
-		t.Errorf("fresh has tables %v, want %v", got, want)
+	f.exec(`DROP SCHEMA sample CASCADE`)
+	f.ok("tenant", "create", "bare")
+	const objects = `SELECT c.relname || ' ' || c.relkind::text FROM pg_catalog.pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'v')
+		UNION ALL SELECT p.proname || '()' FROM pg_catalog.pg_proc p WHERE p.pronamespace = $1::regnamespace ORDER BY 1`
+	want := f.strings(objects, "fresh")
+	wantContains(t, "fresh", strings.Join(want, ","), "urgent_plans v", "open_tasks v", "label()", "touch()", "tasks r")
+	if got := f.strings(objects, "bare"); !slices.Equal(got, want) {
+		t.Errorf("a tenant made from the inspected app has %v, want %v", got, want)
 	}
 }
 

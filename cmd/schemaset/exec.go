@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -222,72 +221,6 @@ func (a *app) runWhowill(ctx context.Context, flags whowillFlags) error {
 				fmt.Fprintf(tw, "%s\t%s\n", t.Schema, t.Kind)
 			}
 			return tw.Flush()
-		})
-	})
-}
-
-// inspectFlags are the flags of inspect.
-type inspectFlags struct {
-	schema string
-}
-
-func (a *app) inspectCmd() *cobra.Command {
-	var flags inspectFlags
-	cmd := &cobra.Command{
-		Use:   "inspect -s SCHEMA",
-		Short: "Print a live schema as an app's HCL",
-		Long: `inspect reads one schema from the database and prints it as an app's *.hcl file (Atlas HCL), without
-the engine's own tables: its tables, with their columns, keys, indexes, checks and foreign keys (those
-to public written as table.public.NAME), and its enums, naming no schema. Saved in an app folder and
-given to the schema in pgschemas.hcl instead of its apps, it loads back as the same tables: apply then
-changes nothing. SCHEMA is a schema of the set, a domain[/folder] of a tenant, or any other schema of
-the database.
-
-An app holds what the engine manages, tables and enums; views, materialized views, functions,
-procedures, triggers and domains are left out, each named in a warning on stderr (and in "unmanaged"
-with --json). An apply neither creates nor drops them.`,
-		Example: `  mkdir apps/tenant && schemaset inspect -s sample > apps/tenant/schema.hcl
-  schemaset inspect -s acme.example.com
-  schemaset inspect -s sample --json`,
-		Args: cobra.NoArgs,
-		RunE: runE(func(ctx context.Context, _ []string) error {
-			return a.runInspect(ctx, flags)
-		}),
-	}
-	cmd.Flags().StringVarP(&flags.schema, "schema", "s", "", "the schema, or a domain[/folder] of a tenant")
-	_ = cmd.MarkFlagRequired("schema")
-	return cmd
-}
-
-func (a *app) runInspect(ctx context.Context, flags inspectFlags) error {
-	return a.withEngine(ctx, 0, func(eng *schemaset.Engine) error {
-		name := flags.schema
-		targets, err := eng.Select(ctx, schemaset.Selector{Schemas: []string{name}})
-		switch {
-		case err == nil && len(targets) == 1:
-			name = targets[0].Schema
-		case err != nil && !errors.Is(err, schemaset.ErrUnknownSchema):
-			return err
-		}
-		hcl, err := eng.InspectHCL(ctx, name)
-		if err != nil {
-			return err
-		}
-		unmanaged, err := eng.Unmanaged(ctx, name)
-		if err != nil {
-			return err
-		}
-		for _, u := range unmanaged {
-			fmt.Fprintf(a.stderr, "warning: %s of %q is not in the app: an app holds tables and enums, which the engine manages; an apply leaves the %s as it is\n",
-				u, name, strings.Fields(u)[0])
-		}
-		return a.emit(struct {
-			Schema    string   `json:"schema"`
-			HCL       string   `json:"hcl"`
-			Unmanaged []string `json:"unmanaged"`
-		}{name, string(hcl), append([]string{}, unmanaged...)}, func(w io.Writer) error {
-			_, err := w.Write(hcl)
-			return err
 		})
 	})
 }

@@ -165,6 +165,16 @@ func (f *fixture) write(rel, content string) {
 	}
 }
 
+// read returns the file at rel (relative to the fixture's folder), or "" when there is none.
+func (f *fixture) read(rel string) string {
+	f.t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.dir, rel))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		f.t.Fatal(err)
+	}
+	return string(b)
+}
+
 // edit replaces old with new in the file at rel; old must be there.
 func (f *fixture) edit(rel, old, new string) {
 	f.t.Helper()
