@@ -82,6 +82,9 @@ END {
 		b = B[i]
 		for (k = 1; k <= nC[b]; k++) if (C[b, k] != first[b]) ratio(b, first[b], C[b, k])
 		# The pooler mode against plain pgx in the exec mode it runs in: its ceiling.
+		# The 100-tenant cases against plain pgx over the same 100 tables, named with their schemas.
+		for (k = 1; k <= nC[b]; k++) if (C[b, k] ~ /_100_tables$/)
+			for (j = 1; j <= nC[b]; j++) if (C[b, j] ~ /100_tenants/) ratio(b, C[b, k], C[b, j])
 		if ((b, "stdlib_exec") in seenC)
 			for (k = 1; k <= nC[b]; k++) if (C[b, k] ~ /pooler/) ratio(b, "stdlib_exec", C[b, k])
 	}

@@ -849,7 +849,7 @@ func benchPgxpool(b *testing.B, query string) {
 	base := benchDatabase(b)
 	run := func(ctx context.Context, p *pgxpool.Pool, i int) error {
 		if query == benchInsertSQL {
-			_, err := p.Exec(ctx, query, "bench", int64(i%1000))
+			_, err := p.Exec(ctx, benchSQL(ctx, query), "bench", int64(i%1000))
 			return err
 		}
 		var (
@@ -857,9 +857,9 @@ func benchPgxpool(b *testing.B, query string) {
 			name string
 			v    int32
 		)
-		return p.QueryRow(ctx, query, int64(i%benchRows+1)).Scan(&id, &name, &v)
+		return p.QueryRow(ctx, benchSQL(ctx, query), int64(i%benchRows+1)).Scan(&id, &name, &v)
 	}
-	cases := benchCases(base) // stdlib, one_tenant, two_tenants, 100_tenants: their contexts
+	cases := benchCases(base) // stdlib, one_tenant, two_tenants, 100_tenants, stdlib_100_tables: their contexts
 	exec := pgtest.WithParams(base, "default_query_exec_mode", "exec")
 	for _, c := range []struct {
 		name  string
@@ -872,15 +872,17 @@ func benchPgxpool(b *testing.B, query string) {
 		{"case=two_tenants", base, false, cases[2]},
 		{"case=100_tenants", base, false, cases[3]},
 		{"case=100_tenants_no_copies", pgtest.WithParams(base, driver.ParamMaxStatementCopies, "-1"), false, cases[3]},
+		{"case=pgxpool_100_tables", base, true, cases[4]},
 		{"case=pgxpool_exec", pgtest.WithParams(exec, "search_path", "t0"), true, cases[0]},
 		{"case=one_tenant_exec", exec, false, cases[1]},
 		{"case=100_tenants_exec", exec, false, cases[3]},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			// open opens the case's pool over dsn, connects it, and lets it prepare each tenant's statement.
+			// open opens the case's pool over dsn, connects it, and lets it prepare each tenant's
+			// statement, and get past its custom plans (benchWarmRuns).
 			open := func(dsn string) *pgxpool.Pool {
 				p := openPool(b, dsn, c.plain, oneConn)
-				for i := range 2 * len(c.of.ctxs) {
+				for i := range (1 + benchWarmRuns) * len(c.of.ctxs) {
 					if err := run(c.of.ctxs[i%len(c.of.ctxs)], p, i); err != nil {
 						b.Fatal(err)
 					}
