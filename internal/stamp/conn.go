@@ -133,6 +133,7 @@ func (c *Conn) TakeSetError() *pgconn.PgError {
 // DEALLOCATE or DISCARD commands when it was last sent; the schema whose Set it was prepared
 // in, the parameter types the server gave it, and its copies for other schemas (copies.go).
 type parsed struct {
+	name   string
 	msg    []byte
 	gen    uint64
 	query  string

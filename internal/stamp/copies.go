@@ -56,19 +56,12 @@ type statementCopy struct {
 	gone   bool         // closed: the ring of copies skips it
 }
 
-// copyFor returns, for the Bind bind, the copy that it should be renamed to (nil for none), and
-// the copy that the stamp should prepare (nil for none). It runs as the stamp of bind is made.
-func (c *Conn) copyFor(bind []byte) (use, prepare *statementCopy) {
-	if c.opts.MaxCopies < 0 {
-		return nil, nil
-	}
-	name := cstring(bind[5+len(cstring(bind[5:]))+1:])
-	if len(name) == 0 {
-		return nil, nil
-	}
-	p, ok := c.parses[string(name)]
-	if !ok || p.owner == c.cur.schema || p.oids.Load() == nil {
-		return nil, nil // unnamed, the owner's own use, or not described yet
+// copyFor returns, for a Bind of p, the copy that the Bind should be renamed to (nil for none),
+// and the copy that the stamp should prepare (nil for none). It runs as the stamp of the Bind is
+// made.
+func (c *Conn) copyFor(p *parsed) (use, prepare *statementCopy) {
+	if c.opts.MaxCopies < 0 || p.owner == c.cur.schema || p.oids.Load() == nil {
+		return nil, nil // no copies, the owner's own use, or not described yet
 	}
 	gen := c.deallocs.Load()
 	cp := p.copies[c.cur.schema]

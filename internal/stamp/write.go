@@ -113,18 +113,23 @@ func (c *Conn) stamp(first []byte) (stamp, bind []byte) {
 		return nil, nil
 	}
 	reparse := c.stale.Swap(false)
-	again := c.droppedStatement(first)
+	name, names := statementName(first)
+	var again, p *parsed
+	if names && len(name) > 0 {
+		p = c.parses[string(name)]
+		again = c.droppedStatement(p)
+	}
 	var prepare *statementCopy
-	if first[0] == 'B' {
+	if first[0] == 'B' && p != nil {
 		var use *statementCopy
-		if use, prepare = c.copyFor(first); use != nil {
+		if use, prepare = c.copyFor(p); use != nil {
 			c.bbuf = renameBind(c.bbuf[:0], first, use.server)
 			bind = c.bbuf
 		}
 	}
 	ext := c.cur.ext
 	if c.opts.Reparse {
-		if usesUnnamed(first) {
+		if names && len(name) == 0 { // the unnamed statement that pgx parsed earlier (describe_exec)
 			reparse = true // the set is prepared under its name, with each use
 		} else {
 			ext, reparse = c.cur.extParse, false // unnamed: no server session keeps it
@@ -143,7 +148,7 @@ func (c *Conn) stamp(first []byte) (stamp, bind []byte) {
 	// What follows the set resolves names in the tenant's path; the reader drops the completions.
 	if again != nil {
 		c.sbuf = encode(c.sbuf, &pgproto3.Close{ObjectType: 'S', Name: again.name})
-		c.sbuf = append(c.sbuf, again.p.msg...)
+		c.sbuf = append(c.sbuf, again.msg...)
 		u.after += 2
 	}
 	for _, name := range c.toClose {
@@ -160,51 +165,28 @@ func (c *Conn) stamp(first []byte) (stamp, bind []byte) {
 	return c.sbuf, bind
 }
 
-// usesUnnamed reports whether msg, the first message of a statement, binds or describes the
-// unnamed statement that an earlier one parsed (pgx's describe_exec mode does so), which a set
-// parsed as the unnamed statement would replace.
-func usesUnnamed(msg []byte) bool {
-	switch msg[0] {
-	case 'B':
-		return len(cstring(cstringRest(msg[5:]))) == 0
-	case 'D':
-		return len(msg) > 6 && msg[5] == 'S' && msg[6] == 0
+// statementName returns the name of the prepared statement that msg names ("" for the unnamed
+// one), and whether msg names one: a Bind, or a Describe or Close of a statement.
+func statementName(msg []byte) (name []byte, ok bool) {
+	switch {
+	case msg[0] == 'B':
+		return cstring(cstringRest(msg[5:])), true
+	case (msg[0] == 'D' || msg[0] == 'C') && len(msg) > 6 && msg[5] == 'S':
+		return cstring(msg[6:]), true
 	}
-	return false
+	return nil, false
 }
 
-// named is a statement of pgx's, by name.
-type named struct {
-	name string
-	p    *parsed
-}
-
-// droppedStatement returns the statement that msg (a Bind, or a Describe of a statement) names,
-// when the server may have dropped it since pgx prepared it, and records that it is prepared again.
-func (c *Conn) droppedStatement(msg []byte) *named {
+// droppedStatement returns p, a statement of pgx's that the first message of a statement binds or
+// describes, when the server may have dropped it since pgx prepared it, and records that it is
+// prepared again, in the current Set.
+func (c *Conn) droppedStatement(p *parsed) *parsed {
 	gen := c.deallocs.Load()
-	if gen == 0 { // the common case: nothing was ever deallocated on the connection
+	if p == nil || gen == 0 || p.gen == gen { // gen 0, the common case: nothing was ever deallocated
 		return nil
 	}
-	var name []byte
-	switch msg[0] {
-	case 'B':
-		name = cstring(cstringRest(msg[5:]))
-	case 'D':
-		if len(msg) < 6 || msg[5] != 'S' {
-			return nil
-		}
-		name = cstring(msg[6:])
-	default:
-		return nil
-	}
-	p, ok := c.parses[string(name)]
-	if !ok || p.gen == gen {
-		return nil
-	}
-	p.gen = gen
-	p.owner = c.cur.schema // prepared again in this Set
-	return &named{string(name), p}
+	p.gen, p.owner = gen, c.cur.schema
+	return p
 }
 
 // track keeps pgx's Parse messages of named statements, and forgets those it closes, with their
@@ -224,20 +206,19 @@ func (c *Conn) track(msg []byte) {
 				return
 			}
 		}
-		c.parses[string(name)] = &parsed{msg: append([]byte(nil), msg...), gen: c.deallocs.Load(),
+		c.parses[string(name)] = &parsed{name: string(name), msg: append([]byte(nil), msg...), gen: c.deallocs.Load(),
 			query: string(cstring(cstringRest(msg[5:]))), owner: c.cur.schema}
 	case 'D':
-		if len(msg) > 6 && msg[5] == 'S' {
-			if p, ok := c.parses[string(cstring(msg[6:]))]; ok {
+		if name, ok := statementName(msg); ok {
+			if p, ok := c.parses[string(name)]; ok {
 				c.push(unit{kind: unitDescribe, desc: p})
 			}
 		}
 	case 'C':
-		if len(msg) > 6 && msg[5] == 'S' {
-			name := string(cstring(msg[6:]))
-			if p, ok := c.parses[name]; ok {
+		if name, ok := statementName(msg); ok {
+			if p, ok := c.parses[string(name)]; ok {
 				c.closeCopies(p)
-				delete(c.parses, name)
+				delete(c.parses, string(name))
 			}
 		}
 	}
