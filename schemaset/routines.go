@@ -170,10 +170,6 @@ func (e *Engine) liveRoutines(ctx context.Context, tx *sql.Tx, name string) (rou
 // creates later, and the scratch schema checked them already.
 const noBodyCheck = "SET LOCAL check_function_bodies = off"
 
-func isCreateFunction(stmt string) bool {
-	return strings.HasPrefix(stmt, "CREATE OR REPLACE FUNCTION ")
-}
-
 // routinePlan is what the engine does to a schema's views and functions around Atlas' statements.
 type routinePlan struct {
 	before, after []string
@@ -235,6 +231,7 @@ func planRoutines(s string, want, live routines, changes schema.Changes) routine
 	// Made after Atlas' statements: the functions whose signature names one of the schema's
 	// types, and the views, each after what it depends on.
 	later := map[string]bool{}
+	createsFunction := false
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		w := want[k]
 		r, ok := live[k]
@@ -244,8 +241,10 @@ func planRoutines(s string, want, live routines, changes schema.Changes) routine
 		case w.kind != "function" || ok && r.def == w.def && !recreate[k]:
 		case len(w.deps) == 0:
 			p.before = append(p.before, w.create(s))
+			createsFunction = true
 		default:
 			later[k] = true
+			createsFunction = true
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(gone)) {
@@ -254,7 +253,7 @@ func planRoutines(s string, want, live routines, changes schema.Changes) routine
 	for _, k := range ordered(want, later) {
 		p.after = append(p.after, want[k].create(s))
 	}
-	if slices.ContainsFunc(slices.Concat(p.before, p.after), isCreateFunction) {
+	if createsFunction {
 		p.before = append([]string{noBodyCheck}, p.before...)
 	}
 	for k, r := range live {
