@@ -8,8 +8,10 @@
 #
 # The benchmarks run interleaved: ROUNDS runs of `go test -count 1`, each running every case once,
 # rather than one `go test -count ROUNDS`, which runs each sub-benchmark ROUNDS times in a row.
-# Interleaving spreads slow drifts of the machine (other load, autovacuum, checkpoints, table
-# growth) over every case instead of charging them to whichever case ran during them.
+# Interleaving spreads slow drifts of the machine (other load, checkpoints, table growth) over every
+# case instead of charging them to whichever case ran during them. Each round also starts the
+# cases of a benchmark at another place of their order (PGSCHEMAS_BENCH_ROUND, benchRotate), so
+# that no case always runs after the same others and inherits what they leave behind.
 #
 #   ROUNDS     number of rounds, the samples per case benchstat gets (default 10)
 #   BENCHTIME  -benchtime of each run (default 1s)
@@ -44,7 +46,7 @@ fi
 : >"$log"
 for round in $(seq "$ROUNDS"); do
 	echo "round $round/$ROUNDS: $(date -u +%FT%TZ) $(uptime)" | tee -a "$log" >&2
-	go test -run '^$' -bench "$BENCH" -benchmem -benchtime "$BENCHTIME" -count 1 ./driver/ | tee -a "$results"
+	PGSCHEMAS_BENCH_ROUND=$round go test -run '^$' -bench "$BENCH" -benchmem -benchtime "$BENCHTIME" -count 1 ./driver/ | tee -a "$results"
 done
 echo "done: $(date -u +%FT%TZ) $(uptime)" | tee -a "$log" >&2
 

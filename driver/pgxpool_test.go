@@ -861,12 +861,13 @@ func benchPgxpool(b *testing.B, query string) {
 	}
 	cases := benchCases(base) // stdlib, one_tenant, two_tenants, 100_tenants, stdlib_100_tables: their contexts
 	exec := pgtest.WithParams(base, "default_query_exec_mode", "exec")
-	for _, c := range []struct {
+	type poolCase struct {
 		name  string
 		dsn   string
 		plain bool
 		of    *benchCase
-	}{
+	}
+	for _, c := range benchRotate([]poolCase{
 		{"case=pgxpool", pgtest.WithParams(base, "search_path", "t0"), true, cases[0]},
 		{"case=one_tenant", base, false, cases[1]},
 		{"case=two_tenants", base, false, cases[2]},
@@ -876,7 +877,7 @@ func benchPgxpool(b *testing.B, query string) {
 		{"case=pgxpool_exec", pgtest.WithParams(exec, "search_path", "t0"), true, cases[0]},
 		{"case=one_tenant_exec", exec, false, cases[1]},
 		{"case=100_tenants_exec", exec, false, cases[3]},
-	} {
+	}) {
 		b.Run(c.name, func(b *testing.B) {
 			// open opens the case's pool over dsn, connects it, and lets it prepare each tenant's
 			// statement, and get past its custom plans (benchWarmRuns). A tenant's first two calls of
