@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"ariga.io/atlas/sql/schema"
+
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // object is one thing that a schema holds, as the catalog describes it.
@@ -153,12 +155,12 @@ WHERE d.refclassid = 'pg_catalog.pg_namespace'::regclass AND d.refobjid = (SELEC
 // listObjects returns the objects of schema name by key. The search_path must start with name.
 func listObjects(ctx context.Context, db schema.ExecQuerier, name string) (map[string]object, error) {
 	objs := make(map[string]object)
-	err := eachRow(ctx, db, objectsQuery, []any{name}, func(rows *sql.Rows) error {
+	err := sqlrows.Each(ctx, db, objectsQuery, func(rows *sql.Rows) error {
 		var o object
 		err := rows.Scan(&o.kind, &o.key, &o.name, &o.table, &o.detail)
 		objs[o.key] = o
 		return err
-	})
+	}, name)
 	if err != nil {
 		return nil, fmt.Errorf("apps: list the objects of schema %q: %w", name, err)
 	}

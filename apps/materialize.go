@@ -12,6 +12,7 @@ import (
 	"ariga.io/atlas/sql/schema"
 
 	"github.com/pgschemas/pgschemas/internal/scoped"
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // ReservedPrefix starts every name that the engine owns; apps may not declare such names.
@@ -262,29 +263,14 @@ func (m *materializer) driver() (migrate.Driver, error) {
 // queryRow scans the one row of a query into dest.
 func queryRow(ctx context.Context, db schema.ExecQuerier, query string, args []any, dest ...any) error {
 	n := 0
-	err := eachRow(ctx, db, query, args, func(rows *sql.Rows) error {
+	err := sqlrows.Each(ctx, db, query, func(rows *sql.Rows) error {
 		n++
 		return rows.Scan(dest...)
-	})
+	}, args...)
 	if err == nil && n != 1 {
 		err = fmt.Errorf("%d rows, want one", n)
 	}
 	return err
-}
-
-// eachRow runs a query and calls scan on each row.
-func eachRow(ctx context.Context, db schema.ExecQuerier, query string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // quoteIdent quotes a PostgreSQL identifier.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"ariga.io/atlas/sql/schema"
+
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // outsideQueryFull lists the objects that the current transaction created or altered outside schema
@@ -130,12 +132,12 @@ func outsideObjects(ctx context.Context, db schema.ExecQuerier, name string) (ma
 		query = outsideQueryFull
 	}
 	found := make(map[string]bool)
-	err := eachRow(ctx, db, query, []any{name}, func(rows *sql.Rows) error {
+	err := sqlrows.Each(ctx, db, query, func(rows *sql.Rows) error {
 		var d string
 		err := rows.Scan(&d)
 		found[d] = true
 		return err
-	})
+	}, name)
 	if err != nil {
 		return nil, fmt.Errorf("apps: look for objects outside schema %q: %w", name, err)
 	}

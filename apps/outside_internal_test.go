@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pgschemas/pgschemas/internal/pgtest"
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // TestOutsideQueryMatchesFullScan: outsideQuery, which reads the catalog through indexes, finds
@@ -32,12 +33,12 @@ func TestOutsideQueryMatchesFullScan(t *testing.T) {
 	run := func(query string) []string {
 		t.Helper()
 		var out []string
-		err := eachRow(ctx, tx, query, []any{"scratch"}, func(rows *sql.Rows) error {
+		err := sqlrows.Each(ctx, tx, query, func(rows *sql.Rows) error {
 			var d string
 			err := rows.Scan(&d)
 			out = append(out, d)
 			return err
-		})
+		}, "scratch")
 		if err != nil {
 			t.Fatal(err)
 		}

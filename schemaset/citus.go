@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // Scaling out with Citus.
@@ -201,7 +203,7 @@ func (e *Engine) citusReferenceTables(ctx context.Context, tx *sql.Tx, d *desire
 	// Each table of schema or public that is not a reference table, qualified, with the tables of
 	// those two it references.
 	refs := map[string][]string{}
-	err := scanRows(ctx, tx, `SELECT c.relnamespace::regnamespace::text || '.' || pg_catalog.quote_ident(c.relname),
+	err := sqlrows.Each(ctx, tx, `SELECT c.relnamespace::regnamespace::text || '.' || pg_catalog.quote_ident(c.relname),
 			coalesce(array_agg(DISTINCT r.relnamespace::regnamespace::text || '.' || pg_catalog.quote_ident(r.relname)) FILTER (WHERE r.oid <> c.oid), '{}')
 		FROM pg_catalog.pg_class c
 		LEFT JOIN pg_catalog.pg_constraint k ON k.conrelid = c.oid AND k.contype = 'f'

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pgschemas/pgschemas/driver"
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // Placement is where a distributed schema lives on a Citus cluster, with what Citus knows of its
@@ -44,7 +45,7 @@ type CitusTenantStats struct {
 // or has no table yet, is absent.
 func (e *Engine) nodesOf(ctx context.Context, names []string) (map[string]string, error) {
 	out := map[string]string{}
-	err := scanRows(ctx, e.db, `SELECT n.nspname, min(nd.nodename || ':' || nd.nodeport)
+	err := sqlrows.Each(ctx, e.db, `SELECT n.nspname, min(nd.nodename || ':' || nd.nodeport)
 		FROM pg_catalog.pg_namespace n
 		JOIN pg_catalog.pg_dist_schema ds ON ds.schemaid = n.oid
 		JOIN pg_catalog.pg_dist_partition p ON p.colocationid = ds.colocationid
@@ -75,7 +76,7 @@ func (e *Engine) Placements(ctx context.Context, names []string) ([]Placement, e
 	}
 	byName := map[string]*Placement{}
 	var order []*Placement
-	err := scanRows(ctx, e.db, `SELECT t.name, coalesce(min(sh.nodename || ':' || sh.nodeport), ''), coalesce(sum(sh.shard_size), 0)::bigint
+	err := sqlrows.Each(ctx, e.db, `SELECT t.name, coalesce(min(sh.nodename || ':' || sh.nodeport), ''), coalesce(sum(sh.shard_size), 0)::bigint
 		FROM unnest($1::text[]) WITH ORDINALITY AS t(name, i)
 		JOIN pg_catalog.pg_namespace n ON n.nspname = t.name
 		JOIN pg_catalog.pg_dist_schema ds ON ds.schemaid = n.oid
@@ -92,7 +93,7 @@ func (e *Engine) Placements(ctx context.Context, names []string) ([]Placement, e
 	if err != nil {
 		return nil, fmt.Errorf("schemaset: read the Citus placements: %w", err)
 	}
-	err = scanRows(ctx, e.db, `SELECT tenant_attribute, sum(read_count_in_this_period), sum(read_count_in_last_period),
+	err = sqlrows.Each(ctx, e.db, `SELECT tenant_attribute, sum(read_count_in_this_period), sum(read_count_in_last_period),
 			sum(query_count_in_this_period), sum(query_count_in_last_period),
 			sum(cpu_usage_in_this_period), sum(cpu_usage_in_last_period)
 		FROM pg_catalog.citus_stat_tenants WHERE tenant_attribute = ANY ($1::text[]) GROUP BY tenant_attribute`, func(rows *sql.Rows) error {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // RebalanceOptions tune Rebalance.
@@ -62,7 +64,7 @@ func (e *Engine) Rebalance(ctx context.Context, opts RebalanceOptions) (*Rebalan
 	}
 	start := time.Now()
 	res := &RebalanceResult{}
-	err = scanRows(ctx, e.db, `SELECT coalesce(n.nspname, p.table_name::text), p.sourcename || ':' || p.sourceport,
+	err = sqlrows.Each(ctx, e.db, `SELECT coalesce(n.nspname, p.table_name::text), p.sourcename || ':' || p.sourceport,
 			p.targetname || ':' || p.targetport, sum(p.shard_size)::bigint
 		FROM pg_catalog.get_rebalance_table_shards_plan() p
 		LEFT JOIN pg_catalog.pg_dist_partition dp ON dp.logicalrelid = p.table_name

@@ -306,18 +306,3 @@ var cloneListSQL = cloneObjectsCTE + `
 SELECT o.classid, o.objid, CASE WHEN o.classid IN (1247, 1255, 1259, 2604, 2606, 2618, 2620, 3256, 3456) THEN ''
 	ELSE pg_catalog.pg_describe_object(o.classid, o.objid, 0) END
 FROM objs o ORDER BY o.classid, o.objid`
-
-// scanRows runs q and calls scan on each row.
-func scanRows(ctx context.Context, db querier, q string, scan func(*sql.Rows) error, args ...any) error {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}

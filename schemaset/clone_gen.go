@@ -10,6 +10,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // dstMark stands for the destination schema's quoted name in a generated script. PostgreSQL text
@@ -247,7 +249,7 @@ func (e *Engine) generateClone(ctx context.Context, tx *sql.Tx, src string, key 
 func (g *cloneGen) read(ctx context.Context, tx *sql.Tx) error {
 	byClass := map[uint32]oidList{}
 	var classes, objids oidList
-	err := scanRows(ctx, tx, cloneListSQL, func(r *sql.Rows) error {
+	err := sqlrows.Each(ctx, tx, cloneListSQL, func(r *sql.Rows) error {
 		var c, o uint32
 		var other string
 		if err := r.Scan(&c, &o, &other); err != nil {
@@ -313,7 +315,7 @@ func (g *cloneGen) read(ctx context.Context, tx *sql.Tx) error {
 func (g *cloneGen) readRels(ctx context.Context, tx *sql.Tx, oids oidList) (map[uint32]*cloneRel, error) {
 	rels := map[uint32]*cloneRel{}
 	var withCols oidList
-	err := scanRows(ctx, tx, cloneRelsSQL, func(r *sql.Rows) error {
+	err := sqlrows.Each(ctx, tx, cloneRelsSQL, func(r *sql.Rows) error {
 		x := &cloneRel{}
 		if err := r.Scan(&x.oid, &x.name, &x.kind, &x.persistence, &x.partition, &x.options, &x.toastOptions, &x.partKey,
 			&x.bound, &x.parent, &x.typed, &x.am, &x.rls, &x.forceRLS, &x.replident, &x.populated, &x.viewdef, &x.comment); err != nil {
@@ -329,7 +331,7 @@ func (g *cloneGen) readRels(ctx context.Context, tx *sql.Tx, oids oidList) (map[
 	if err != nil {
 		return nil, err
 	}
-	err = scanRows(ctx, tx, cloneColumnsSQL, func(r *sql.Rows) error {
+	err = sqlrows.Each(ctx, tx, cloneColumnsSQL, func(r *sql.Rows) error {
 		var rel uint32
 		c := &cloneCol{}
 		if err := r.Scan(&rel, &c.name, &c.typ, &c.notNull, &c.identity, &c.generated, &c.def, &c.defOID, &c.collation,
@@ -349,7 +351,7 @@ func (g *cloneGen) readRels(ctx context.Context, tx *sql.Tx, oids oidList) (map[
 
 func (g *cloneGen) readSequences(ctx context.Context, tx *sql.Tx, oids oidList) (map[uint32]*cloneSeq, error) {
 	seqs := map[uint32]*cloneSeq{}
-	err := scanRows(ctx, tx, cloneSequencesSQL, func(r *sql.Rows) error {
+	err := sqlrows.Each(ctx, tx, cloneSequencesSQL, func(r *sql.Rows) error {
 		s := &cloneSeq{}
 		if err := r.Scan(&s.oid, &s.typ, &s.start, &s.inc, &s.max, &s.min, &s.cache, &s.cycle, &s.owner, &s.deptype, &s.column); err != nil {
 			return err
@@ -362,7 +364,7 @@ func (g *cloneGen) readSequences(ctx context.Context, tx *sql.Tx, oids oidList) 
 
 func (g *cloneGen) readConstraints(ctx context.Context, tx *sql.Tx, oids oidList) (map[uint32]*cloneCon, error) {
 	cons := map[uint32]*cloneCon{}
-	err := scanRows(ctx, tx, cloneConstraintsSQL, func(r *sql.Rows) error {
+	err := sqlrows.Each(ctx, tx, cloneConstraintsSQL, func(r *sql.Rows) error {
 		k := &cloneCon{}
 		if err := r.Scan(&k.oid, &k.name, &k.kind, &k.rel, &k.typ, &k.index, &k.parent, &k.inherited,
 			&k.validated, &k.def, &k.outside, &k.comment); err != nil {
@@ -375,7 +377,7 @@ func (g *cloneGen) readConstraints(ctx context.Context, tx *sql.Tx, oids oidList
 }
 
 func (g *cloneGen) readCollations(ctx context.Context, tx *sql.Tx, oids oidList) error {
-	return scanRows(ctx, tx, cloneCollationsSQL, func(r *sql.Rows) error {
+	return sqlrows.Each(ctx, tx, cloneCollationsSQL, func(r *sql.Rows) error {
 		var oid uint32
 		var name, comment string
 		if err := r.Scan(&oid, &name, &comment); err != nil {
@@ -391,7 +393,7 @@ func (g *cloneGen) readCollations(ctx context.Context, tx *sql.Tx, oids oidList)
 // readTypes makes the enum, domain and composite types; array and row types go with their element
 // or relation.
 func (g *cloneGen) readTypes(ctx context.Context, tx *sql.Tx, oids oidList, rels map[uint32]*cloneRel, cons map[uint32]*cloneCon) error {
-	return scanRows(ctx, tx, cloneTypesSQL, func(r *sql.Rows) error {
+	return sqlrows.Each(ctx, tx, cloneTypesSQL, func(r *sql.Rows) error {
 		var oid, rel, elem uint32
 		var name, kind, base, def, collation, comment string
 		var notNull bool
@@ -500,7 +502,7 @@ func (g *cloneGen) readFunctions(ctx context.Context, tx *sql.Tx, oids oidList) 
 		config                             []string
 	}
 	var fns []fn
-	err := scanRows(ctx, tx, cloneFunctionsSQL, func(r *sql.Rows) error {
+	err := sqlrows.Each(ctx, tx, cloneFunctionsSQL, func(r *sql.Rows) error {
 		var f fn
 		if err := r.Scan(&f.oid, &f.name, &f.kind, &f.args, &f.def, &f.head, typeMap.SQLScanner(&f.config), &f.cmmnt); err != nil {
 			return err
@@ -794,7 +796,7 @@ func (g *cloneGen) readIndexes(ctx context.Context, tx *sql.Tx, oids oidList, re
 	}
 	var list []index
 	names := map[uint32]string{}
-	err := scanRows(ctx, tx, cloneIndexesSQL, func(r *sql.Rows) error {
+	err := sqlrows.Each(ctx, tx, cloneIndexesSQL, func(r *sql.Rows) error {
 		var i index
 		if err := r.Scan(&i.oid, &i.name, &i.rel, &i.def, &i.clustered, &i.replident, &i.parent, &i.comment); err != nil {
 			return err
@@ -912,7 +914,7 @@ func (g *cloneGen) collectInline(rels map[uint32]*cloneRel, cons map[uint32]*clo
 }
 
 func (g *cloneGen) readTriggers(ctx context.Context, tx *sql.Tx, oids oidList, rels map[uint32]*cloneRel) error {
-	return scanRows(ctx, tx, cloneTriggersSQL, func(r *sql.Rows) error {
+	return sqlrows.Each(ctx, tx, cloneTriggersSQL, func(r *sql.Rows) error {
 		var oid, rel uint32
 		var name, def, enabled, comment string
 		var skip bool
@@ -937,7 +939,7 @@ func (g *cloneGen) readTriggers(ctx context.Context, tx *sql.Tx, oids oidList, r
 }
 
 func (g *cloneGen) readRules(ctx context.Context, tx *sql.Tx, oids oidList, rels map[uint32]*cloneRel) error {
-	return scanRows(ctx, tx, cloneRulesSQL, func(r *sql.Rows) error {
+	return sqlrows.Each(ctx, tx, cloneRulesSQL, func(r *sql.Rows) error {
 		var oid, rel uint32
 		var name, def, enabled, comment string
 		if err := r.Scan(&oid, &name, &rel, &def, &enabled, &comment); err != nil {
@@ -957,7 +959,7 @@ func (g *cloneGen) readRules(ctx context.Context, tx *sql.Tx, oids oidList, rels
 }
 
 func (g *cloneGen) readPolicies(ctx context.Context, tx *sql.Tx, oids oidList, rels map[uint32]*cloneRel) error {
-	return scanRows(ctx, tx, clonePoliciesSQL, func(r *sql.Rows) error {
+	return sqlrows.Each(ctx, tx, clonePoliciesSQL, func(r *sql.Rows) error {
 		var oid, rel uint32
 		var name, cmd, roles, qual, check, comment string
 		var permissive bool
@@ -1058,7 +1060,7 @@ type dependRow struct {
 
 // readDepends reads the dependencies between the source's objects.
 func (g *cloneGen) readDepends(ctx context.Context, tx *sql.Tx, classes, objids oidList) error {
-	return scanRows(ctx, tx, cloneDependsSQL, func(r *sql.Rows) error {
+	return sqlrows.Each(ctx, tx, cloneDependsSQL, func(r *sql.Rows) error {
 		var d dependRow
 		var ext string
 		if err := r.Scan(&d.class, &d.oid, &d.refClass, &d.refOID, &d.deptype, &ext); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgschemas/pgschemas/internal/domainname"
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // Sentinel errors of the domain operations; test for them with errors.Is.
@@ -282,7 +283,7 @@ func (e *Engine) Domains(ctx context.Context, tenant string) ([]TenantDomain, er
 				return err
 			}
 		}
-		return scanRows(ctx, tx, `SELECT tenant, domain, folder, is_primary, redirect_to_primary FROM public.pgschemas_domain
+		return sqlrows.Each(ctx, tx, `SELECT tenant, domain, folder, is_primary, redirect_to_primary FROM public.pgschemas_domain
 			WHERE $1 = '' OR tenant = $1 ORDER BY tenant, is_primary DESC, domain, folder`, func(rows *sql.Rows) error {
 			var r TenantDomain
 			if err := rows.Scan(&r.Tenant, &r.Domain.Domain, &r.Folder, &r.Primary, &r.RedirectToPrimary); err != nil {

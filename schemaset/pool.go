@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // The warm pool: pre-cloned copies of the reference, kept ready so that CreateTenant can claim one
@@ -356,7 +358,7 @@ func (e *Engine) PoolStatus(ctx context.Context) (*PoolStatus, error) {
 			}
 		}
 		want := e.set.Fingerprint(Target{Kind: KindDynamic})
-		return scanRows(ctx, tx, `SELECT schema_name, fingerprint, source, filled_at FROM public.pgschemas_pool ORDER BY schema_name`, func(rows *sql.Rows) error {
+		return sqlrows.Each(ctx, tx, `SELECT schema_name, fingerprint, source, filled_at FROM public.pgschemas_pool ORDER BY schema_name`, func(rows *sql.Rows) error {
 			var p PoolSchema
 			var source string
 			if err := rows.Scan(&p.Schema, &p.Fingerprint, &source, &p.FilledAt); err != nil {
@@ -461,7 +463,7 @@ type querier interface {
 // queryStrings runs a query that returns one text column.
 func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
 	var out []string
-	err := scanRows(ctx, q, query, func(rows *sql.Rows) error {
+	err := sqlrows.Each(ctx, q, query, func(rows *sql.Rows) error {
 		var s string
 		if err := rows.Scan(&s); err != nil {
 			return err

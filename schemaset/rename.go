@@ -4,10 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/pgschemas/pgschemas/internal/routing"
 	"time"
 
 	"github.com/pgschemas/pgschemas/driver"
+	"github.com/pgschemas/pgschemas/internal/routing"
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // TenantPayloadPrefix starts the payload of a notification on DomainChannel that is about a
@@ -86,7 +87,7 @@ func (e *Engine) RenameTenant(ctx context.Context, old, new string) (err error) 
 // notifies the routers of each host; then the records, and a notification per name.
 func renameRows(ctx context.Context, tx *sql.Tx, old, new string) error {
 	var domains []Domain
-	err := scanRows(ctx, tx, `DELETE FROM public.pgschemas_domain WHERE tenant = $1
+	err := sqlrows.Each(ctx, tx, `DELETE FROM public.pgschemas_domain WHERE tenant = $1
 		RETURNING domain, folder, is_primary, redirect_to_primary`, func(rows *sql.Rows) error {
 		var d Domain
 		if err := rows.Scan(&d.Domain, &d.Folder, &d.Primary, &d.RedirectToPrimary); err != nil {

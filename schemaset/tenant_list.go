@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
 
 // TenantInfo is one dynamic tenant as ListTenants gives it.
@@ -74,7 +76,7 @@ func (e *Engine) ListTenants(ctx context.Context, opts TenantListOptions) ([]Ten
 		return nil, err
 	}
 	out := []TenantInfo{}
-	err := scanRows(ctx, e.db, tenantListQuery, func(rows *sql.Rows) error {
+	err := sqlrows.Each(ctx, e.db, tenantListQuery, func(rows *sql.Rows) error {
 		var t TenantInfo
 		var domains []byte
 		var st TenantStats
