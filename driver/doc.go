@@ -79,7 +79,11 @@
 //     as the unnamed statement: Debian 12's PgBouncer (1.18) does not track protocol-level prepared
 //     statements, so nothing prepared may outlive a statement. (Before a statement that binds the
 //     unnamed statement pgx parsed earlier, as describe_exec does, the stamp is parsed under a name
-//     of its own instead, which then stays in that server session.)
+//     of its own instead, after a Close of that name, and then stays in that server session.)
+//     Parsing it with each use is also what keeps it safe there: a statement prepared once would
+//     stay in server sessions that every client of the pooler shares, and any of them could
+//     DEALLOCATE it and PREPARE a statement of its own under its name, which the next Bind of it
+//     would run instead of the set.
 //   - Nothing is set in a server session: the session's own path is not touched.
 //   - A context that ends while a statement runs closes the connection without a cancel request.
 //     pgconn sends one by default when it closes a connection whose context ended, and PgBouncer
