@@ -6,8 +6,8 @@
 # cost exactly (not the time: cache misses and the round trip's latency are not in it).
 #
 # It starts a throwaway PostgreSQL (the newest under /usr/lib/postgresql) under callgrind on PORT,
-# seeds the benchmark's 100 schemas, runs each case with 0 and with N operations after the same
-# warm-up, prints the difference per operation, and removes the server. About a minute per case.
+# seeds the benchmark's 100 schemas (and the strict cases' roles), runs each case with 0 and with N operations after the same
+# warm-up, prints the difference per operation, and removes the server. About 15 seconds per case.
 #
 #   N      operations counted per case (default 1000)
 #   PORT   the throwaway server's port (default 5499)
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 N=${N:-1000}
 PORT=${PORT:-5499}
-CASES=${CASES:-stdlib stdlib_exec stdlib_100_tables stdlib_exec_100_tables one_tenant 100_tenants pooler_one_tenant pooler_100_tenants}
+CASES=${CASES:-stdlib stdlib_100_tables one_tenant 100_tenants stdlib_exec stdlib_exec_100_tables pooler_one_tenant pooler_100_tenants strict_one_tenant strict_100_tenants}
 command -v valgrind >/dev/null || { echo "servercost: valgrind is not installed" >&2; exit 1; }
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 dir=$(mktemp -d)
@@ -38,14 +38,9 @@ for _ in $(seq 120); do
 	pg_isready -q -h 127.0.0.1 -p "$PORT" && break
 	sleep 1
 done
-psql() { command psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
-psql -c "CREATE DATABASE bench"
-for i in $(seq 0 99); do
-	echo "CREATE SCHEMA t$i; CREATE TABLE t$i.items(id bigserial PRIMARY KEY, name text, v int);
-INSERT INTO t$i.items(name, v) SELECT 'item-' || g, g FROM generate_series(1, 100) g;"
-done | psql -d bench
-psql -d bench -c ANALYZE
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -c "CREATE DATABASE bench"
 dsn="postgres://postgres@127.0.0.1:$PORT/bench?sslmode=disable"
+"$dir/servercost" -dsn "$dsn" -seed
 
 # count prints the instructions of the backend that ran a case with n operations: callgrind
 # writes them to its log when the backend exits.

@@ -4,6 +4,9 @@
 // writes each backend's count when the backend exits; this program prints, for each case, the pid
 // of the backend that ran it, and servercost.sh reads the counts from callgrind's log.
 //
+// servercost -seed fills the database first: the benchmark's 100 schemas and, for the strict
+// cases, a login role (servercost_app) and each schema's tenant role, with the engine's grants.
+//
 // Each case runs on a database/sql pool of one connection, warms up as bench_test.go does (every
 // tenant's statement past PostgreSQL's five custom plans), then runs -n SELECTs by primary key over
 // the tenant sequence of its benchmark case, and closes the pool. servercost.sh runs it twice,
@@ -20,6 +23,7 @@ import (
 	"log"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -50,13 +54,56 @@ var cases = map[string]benchCase{
 	"100_tenants":            {driver: driver.DriverName, hundred: true},
 	"pooler_one_tenant":      {driver: driver.DriverName, params: map[string]string{driver.ParamPooler: string(driver.PoolTransaction)}},
 	"pooler_100_tenants":     {driver: driver.DriverName, params: map[string]string{driver.ParamPooler: string(driver.PoolTransaction)}, hundred: true},
+	"strict_one_tenant":      {driver: driver.DriverName, params: strict},
+	"strict_100_tenants":     {driver: driver.DriverName, params: strict, hundred: true},
+}
+
+// loginRole is the strict cases' login role, a member of every tenant role.
+const loginRole = "servercost_app"
+
+var strict = map[string]string{driver.ParamStrict: "on", "user": loginRole}
+
+// seed creates the schemas t0..t99, each with items(id, name, v) of rows rows, the login role and
+// the tenant roles, with the grants that schemaset's roles.go gives them (driver/strict_test.go
+// writes the same out).
+func seed(ctx context.Context, db *sql.DB) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, `CREATE ROLE %[1]s LOGIN NOINHERIT;
+REVOKE TEMPORARY ON DATABASE bench FROM PUBLIC;
+GRANT TEMPORARY ON DATABASE bench TO %[1]s;
+`, loginRole)
+	for t := range tenants {
+		fmt.Fprintf(&b, `CREATE SCHEMA t%[1]d;
+CREATE TABLE t%[1]d.items(id bigserial PRIMARY KEY, name text, v int);
+INSERT INTO t%[1]d.items(name, v) SELECT 'item-' || g, g FROM generate_series(1, %[2]d) g;
+CREATE ROLE %[3]s NOLOGIN;
+GRANT USAGE ON SCHEMA t%[1]d, public TO %[3]s;
+GRANT ALL ON ALL TABLES IN SCHEMA t%[1]d TO %[3]s;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA t%[1]d TO %[3]s;
+GRANT %[3]s TO %[4]s;
+`, t, rows, driver.TenantRole(fmt.Sprintf("t%d", t)), loginRole)
+	}
+	b.WriteString("ANALYZE;")
+	_, err := db.ExecContext(ctx, b.String())
+	return err
 }
 
 func main() {
 	dsn := flag.String("dsn", "", "the benchmark database, seeded by servercost.sh")
 	n := flag.Int("n", 1000, "operations to count after the warm-up")
 	name := flag.String("case", "", "the case to run")
+	seedOnly := flag.Bool("seed", false, "create the schemas and roles, and run no case")
 	flag.Parse()
+	if *seedOnly {
+		db, err := sql.Open("pgx", *dsn)
+		if err == nil {
+			err = seed(context.Background(), db)
+		}
+		if err != nil {
+			log.Fatalf("servercost: seed: %v", err)
+		}
+		return
+	}
 	c, ok := cases[*name]
 	if !ok || *dsn == "" {
 		log.Fatalf("servercost: -dsn and -case (one of %v) are required", keys(cases))
