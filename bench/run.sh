@@ -26,7 +26,10 @@
 # paired by round (first ns/op / case ns/op, from the same go test run, seconds apart), median and
 # range over the rounds: pairing removes the drift between rounds (not the noise within one), which
 # benchstat's unpaired comparison cannot. Then the same for the CPU time of the server process
-# (server-ns/op), which other load on the machine moves less than the wall-clock time.
+# (server-ns/op), which other load on the machine moves less than the wall-clock time. Then, when
+# BENCH includes BenchmarkPaired, the ratios that it measures within its loops, where each case
+# and its baseline take turns every 50 operations: pairing by round leaves the drift between the
+# runs of one round, seconds apart; taking turns leaves almost none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -99,3 +102,28 @@ paired ns/op
 echo
 echo "server CPU per operation, the first case's over each case's, paired by round (>1: the server works less)"
 paired server-ns/op
+
+# The BenchmarkPaired cases report their own ratio, measured within the loop (base/case): each
+# case and its baseline take turns every 50 operations, so that drift within a round falls on
+# both. Median [min, max] of that ratio over the rounds.
+if grep -q '^BenchmarkPaired' "$results"; then
+	echo
+	echo "each case against its baseline, taking turns every 50 operations: base/case over the rounds, median [min, max]; >1 is faster"
+	awk '
+/^BenchmarkPaired/ {
+	name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
+	for (i = 2; i <= NF; i++) if ($i == "base/case") {
+		if (!(name in n)) order[++names] = name
+		x = $(i - 1); k = ++n[name]
+		for (j = k - 1; j > 0 && R[name, j] > x; j--) R[name, j + 1] = R[name, j]   # insertion sort
+		R[name, j + 1] = x
+	}
+}
+END {
+	for (o = 1; o <= names; o++) {
+		name = order[o]; k = n[name]
+		med = (k % 2) ? R[name, (k + 1) / 2] : (R[name, k / 2] + R[name, k / 2 + 1]) / 2
+		printf "%-50s %.3f [%.3f, %.3f] (n=%d)\n", name, med, R[name, 1], R[name, k], k
+	}
+}' "$results"
+fi

@@ -847,18 +847,7 @@ func BenchmarkPgxpoolInsert(b *testing.B) { benchPgxpool(b, benchInsertSQL) }
 
 func benchPgxpool(b *testing.B, query string) {
 	base := benchDatabase(b)
-	run := func(ctx context.Context, p *pgxpool.Pool, i int) error {
-		if query == benchInsertSQL {
-			_, err := p.Exec(ctx, benchSQL(ctx, query), "bench", int64(i%1000))
-			return err
-		}
-		var (
-			id   int64
-			name string
-			v    int32
-		)
-		return p.QueryRow(ctx, benchSQL(ctx, query), int64(i%benchRows+1)).Scan(&id, &name, &v)
-	}
+	run := benchPoolOp(query)
 	cases := benchCases(base) // stdlib, one_tenant, two_tenants, 100_tenants, stdlib_100_tables: their contexts
 	exec := pgtest.WithParams(base, "default_query_exec_mode", "exec")
 	type poolCase struct {
@@ -879,18 +868,7 @@ func benchPgxpool(b *testing.B, query string) {
 		{"case=100_tenants_exec", exec, false, cases[3]},
 	}) {
 		b.Run(c.name, func(b *testing.B) {
-			// open opens the case's pool over dsn, connects it, and lets it prepare each tenant's
-			// statement, and get past its custom plans (benchWarmRuns). A tenant's first two calls of
-			// another's statement run that statement; its own copy serves the later ones.
-			open := func(dsn string) *pgxpool.Pool {
-				p := openPool(b, dsn, c.plain, oneConn)
-				for i := range (2 + benchWarmRuns) * len(c.of.ctxs) {
-					if err := run(c.of.ctxs[i%len(c.of.ctxs)], p, i); err != nil {
-						b.Fatal(err)
-					}
-				}
-				return p
-			}
+			open := func(dsn string) *pgxpool.Pool { return benchPoolOpen(b, dsn, c.plain, c.of, run) }
 			p := open(c.dsn)
 			var pid int
 			if err := p.QueryRow(c.of.ctx(0), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
