@@ -26,26 +26,24 @@ const benchBlock = 50
 // benchPair runs base and subject for b.N operations each, taking turns every benchBlock
 // operations, the one that starts a turn alternating, and reports their times.
 func benchPair(b *testing.B, base, subject func(i int) error) {
-	var tBase, tCase time.Duration
-	sides := [2]struct {
-		run func(int) error
-		t   *time.Duration
-	}{{base, &tBase}, {subject, &tCase}}
+	runs := [2]func(int) error{base, subject}
+	var took [2]time.Duration // base's, subject's
 	b.ResetTimer()
 	for n, turn := 0, 0; n < b.N; n, turn = n+benchBlock, turn+1 {
 		k := min(benchBlock, b.N-n)
 		for s := range 2 {
-			side := sides[(s+turn)%2]
+			side := (s + turn) % 2
 			start := time.Now()
 			for i := n; i < n+k; i++ {
-				if err := side.run(i); err != nil {
+				if err := runs[side](i); err != nil {
 					b.Fatal(err)
 				}
 			}
-			*side.t += time.Since(start)
+			took[side] += time.Since(start)
 		}
 	}
 	b.StopTimer()
+	tBase, tCase := took[0], took[1]
 	b.ReportMetric(float64(tBase.Nanoseconds())/float64(b.N), "base-ns/op")
 	b.ReportMetric(float64(tCase.Nanoseconds())/float64(b.N), "case-ns/op")
 	b.ReportMetric(float64(tBase)/float64(tCase), "base/case")

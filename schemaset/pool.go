@@ -455,13 +455,8 @@ texts(what, body) AS (
 )
 SELECT what FROM texts WHERE body ~* $2 ORDER BY what`
 
-// querier is a *sql.DB, *sql.Conn or *sql.Tx.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // queryStrings runs a query that returns one text column.
-func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+func queryStrings(ctx context.Context, q sqlrows.Querier, query string, args ...any) ([]string, error) {
 	var out []string
 	err := sqlrows.Each(ctx, q, query, func(rows *sql.Rows) error {
 		var s string

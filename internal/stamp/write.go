@@ -113,7 +113,13 @@ func (c *Conn) stamp(first []byte) (stamp, bind []byte) {
 		return nil, nil
 	}
 	reparse := c.stale.Swap(false)
-	name, names := statementName(first)
+	// The statement that a Bind or Describe uses. A Close uses none: the statement it closes needs
+	// neither a copy nor to be prepared again.
+	var name []byte
+	names := false
+	if first[0] != 'C' {
+		name, names = statementName(first)
+	}
 	var again, p *parsed
 	if names && len(name) > 0 {
 		p = c.parses[string(name)]
