@@ -36,11 +36,12 @@ const (
 
 // DefaultMaxTenantsPerConn is the MaxTenantsPerConn of a Config that leaves it zero. PostgreSQL
 // keeps, in each backend, the catalog entries of every table that backend has touched, and never
-// gives that memory back: about 130 kB for a tenant of 10 tables. A connection retired after 250
-// tenants holds its backend near 33 MB of such entries, plus the plans of its prepared statements,
-// however many tenants the pool serves, and a pool serving a few hundred tenants at random does
-// not churn its connections.
-const DefaultMaxTenantsPerConn = 250
+// gives that memory back: about 32 kB for a tenant of 10 tables, and 80 kB with a statement
+// prepared for that tenant (BenchmarkBackendCacheGrowth). A connection retired after 200 tenants
+// holds its backend near 17 MB of such entries, under the 20 MB that TestAttackBackendMemoryBound
+// asserts, however many tenants the pool serves; a pool serving a few hundred tenants at random
+// does not churn its connections. (250 would reach 20.3 MB in the worst case.)
+const DefaultMaxTenantsPerConn = 200
 
 // PoolMode says how the server sessions behind the driver's connections are shared.
 type PoolMode string
