@@ -8,12 +8,12 @@ import (
 // or by the caller's choice; a caller that prepares this name loses it to the next Close.
 const stmtName = "pgschemas_set"
 
-// setSQL sets the path until the end of the transaction and proves that the schema exists: the
+// SetSQL sets the path until the end of the transaction and proves that the schema exists: the
 // cast to regnamespace fails with SQLSTATE 3F000 when it does not, which aborts the transaction,
 // so that the statement after it does not run. strictSQL also sets the role.
 const (
-	setSQL    = "SELECT pg_catalog.set_config('search_path', $1, true), $2::pg_catalog.regnamespace"
-	strictSQL = setSQL + ", pg_catalog.set_config('role', $3, true)"
+	SetSQL    = "SELECT pg_catalog.set_config('search_path', $1, true), $2::pg_catalog.regnamespace"
+	strictSQL = SetSQL + ", pg_catalog.set_config('role', $3, true)"
 )
 
 // Set is what a Conn stamps statements with: one tenant's path, the schema whose existence each
@@ -88,7 +88,7 @@ func setQuery(strict bool) string {
 	if strict {
 		return strictSQL
 	}
-	return setSQL
+	return SetSQL
 }
 
 // encode appends the encoding of msgs to dst. The messages here are made of names and short
