@@ -42,6 +42,7 @@ import (
 
 	"github.com/pgschemas/pgschemas/driver"
 	"github.com/pgschemas/pgschemas/internal/pgtest"
+	"github.com/pgschemas/pgschemas/internal/tenantsql"
 )
 
 const (
@@ -212,14 +213,6 @@ func benchDatabase(b *testing.B) string {
 }
 
 func benchSeed(dsn string) error {
-	var ddl strings.Builder
-	for i := range benchTenants {
-		fmt.Fprintf(&ddl, `CREATE SCHEMA t%[1]d;
-CREATE TABLE t%[1]d.items(id bigserial PRIMARY KEY, name text, v int) WITH (autovacuum_enabled = off);
-INSERT INTO t%[1]d.items(name, v) SELECT 'item-' || g, g FROM generate_series(1, %[2]d) g;
-`, i, benchRows)
-	}
-	ddl.WriteString("ANALYZE;")
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -227,7 +220,7 @@ INSERT INTO t%[1]d.items(name, v) SELECT 'item-' || g, g FROM generate_series(1,
 	}
 	defer c.Close(ctx)
 	// No arguments: one simple-protocol Query, which the server runs as one transaction.
-	if _, err := c.Exec(ctx, ddl.String()); err != nil {
+	if _, err := c.Exec(ctx, tenantsql.Items(benchTenants, benchRows)); err != nil {
 		return fmt.Errorf("bench seed: %w", err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgschemas/pgschemas/driver"
 	"github.com/pgschemas/pgschemas/internal/pgtest"
+	"github.com/pgschemas/pgschemas/internal/tenantsql"
 )
 
 // Roles belong to the cluster, and other tests (and other checkouts) run at the same time on the
@@ -24,48 +25,26 @@ import (
 // uniqueName returns prefix followed by 8 random hex digits.
 func uniqueName(prefix string) string { return fmt.Sprintf("%s%08x", prefix, rand.Uint32()) }
 
-// loginRole creates a login role for the app in the cluster, as strict mode wants it: not a
-// superuser, NOINHERIT, owning nothing; with rights on public's tables and sequences in the
-// database at dsn. It is dropped when t ends.
+// loginRole creates a login role for the app in the cluster, as strict mode wants it
+// (tenantsql.LoginRole), in the database at dsn. It is dropped when t ends.
 func loginRole(t testing.TB, dsn string) string {
 	t.Helper()
 	login := uniqueName("pgs_app_")
-	q := pgx.Identifier{login}.Sanitize()
-	admin(t, dsn, fmt.Sprintf(`CREATE ROLE %[1]s LOGIN NOINHERIT;
-		GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %[1]s;
-		GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO %[1]s`, q))
+	admin(t, dsn, tenantsql.LoginRole(login))
 	t.Cleanup(func() { dropRoles(t, dsn, login) })
 	return login
 }
 
-// tenantRoles gives each schema its role, as the engine does in strict mode (schemaset's roles.go
-// holds the engine's SQL; this is the same grant set, written out): USAGE on its schema and on
-// public, every privilege on its tables and sequences, SELECT on public's tables, and membership
-// for login. A role that exists already is reused. The roles are dropped when t ends, unless
-// another database still uses them.
+// tenantRoles gives each schema its role, as the engine does in strict mode (tenantsql.Roles
+// writes the engine's grant set out), with membership for login. The roles are dropped when t
+// ends, unless another database still uses them.
 func tenantRoles(t testing.TB, dsn, login string, schemas ...string) {
 	t.Helper()
-	var b strings.Builder
-	// As the engine does: TEMP is PUBLIC's by default; tenant roles get none, the login role keeps it.
-	fmt.Fprintf(&b, `DO $$ BEGIN
-		EXECUTE format('REVOKE TEMPORARY ON DATABASE %%I FROM PUBLIC', current_database());
-		EXECUTE format('GRANT TEMPORARY ON DATABASE %%I TO %%I', current_database(), %s);
-	END $$;
-	`, quoteLiteral(login))
-	var roles []string
-	for _, s := range schemas {
-		role := driver.TenantRole(s)
-		roles = append(roles, role)
-		r, sq := pgx.Identifier{role}.Sanitize(), pgx.Identifier{s}.Sanitize()
-		fmt.Fprintf(&b, `DO $$ BEGIN CREATE ROLE %[1]s NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
-			GRANT USAGE ON SCHEMA %[2]s, public TO %[1]s;
-			GRANT ALL ON ALL TABLES IN SCHEMA %[2]s TO %[1]s;
-			GRANT ALL ON ALL SEQUENCES IN SCHEMA %[2]s TO %[1]s;
-			GRANT SELECT ON ALL TABLES IN SCHEMA public TO %[1]s;
-			GRANT %[1]s TO %[3]s;
-		`, r, sq, pgx.Identifier{login}.Sanitize())
+	admin(t, dsn, tenantsql.Roles(login, schemas...))
+	roles := make([]string, len(schemas))
+	for i, s := range schemas {
+		roles[i] = driver.TenantRole(s)
 	}
-	admin(t, dsn, b.String())
 	t.Cleanup(func() { dropRoles(t, dsn, roles...) })
 }
 

@@ -23,11 +23,11 @@ import (
 	"log"
 	"math/rand/v2"
 	"net/url"
-	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/pgschemas/pgschemas/driver"
+	"github.com/pgschemas/pgschemas/internal/tenantsql"
 )
 
 const (
@@ -64,27 +64,14 @@ const loginRole = "servercost_app"
 var strict = map[string]string{driver.ParamStrict: "on", "user": loginRole}
 
 // seed creates the schemas t0..t99, each with items(id, name, v) of rows rows, the login role and
-// the tenant roles, with the grants that schemaset's roles.go gives them (driver/strict_test.go
-// writes the same out).
+// the tenant roles, with the grants that schemaset's roles.go gives them: the driver's benchmarks
+// and strict tests make the same (internal/tenantsql).
 func seed(ctx context.Context, db *sql.DB) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, `CREATE ROLE %[1]s LOGIN NOINHERIT;
-REVOKE TEMPORARY ON DATABASE bench FROM PUBLIC;
-GRANT TEMPORARY ON DATABASE bench TO %[1]s;
-`, loginRole)
-	for t := range tenants {
-		fmt.Fprintf(&b, `CREATE SCHEMA t%[1]d;
-CREATE TABLE t%[1]d.items(id bigserial PRIMARY KEY, name text, v int);
-INSERT INTO t%[1]d.items(name, v) SELECT 'item-' || g, g FROM generate_series(1, %[2]d) g;
-CREATE ROLE %[3]s NOLOGIN;
-GRANT USAGE ON SCHEMA t%[1]d, public TO %[3]s;
-GRANT ALL ON ALL TABLES IN SCHEMA t%[1]d TO %[3]s;
-GRANT ALL ON ALL SEQUENCES IN SCHEMA t%[1]d TO %[3]s;
-GRANT %[3]s TO %[4]s;
-`, t, rows, driver.TenantRole(fmt.Sprintf("t%d", t)), loginRole)
+	schemas := make([]string, tenants)
+	for t := range schemas {
+		schemas[t] = tenantsql.Schema(t)
 	}
-	b.WriteString("ANALYZE;")
-	_, err := db.ExecContext(ctx, b.String())
+	_, err := db.ExecContext(ctx, tenantsql.Items(tenants, rows)+tenantsql.LoginRole(loginRole)+tenantsql.Roles(loginRole, schemas...))
 	return err
 }
 
