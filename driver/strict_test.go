@@ -48,28 +48,12 @@ func tenantRoles(t testing.TB, dsn, login string, schemas ...string) {
 	t.Cleanup(func() { dropRoles(t, dsn, roles...) })
 }
 
-// dropRoles drops roles after dropping what they own and were granted in the database at dsn. A
-// role that another database still depends on (the same tenant name there, at the same time) is
-// left to that database's test.
+// dropRoles drops roles and what they own and were granted in the database at dsn
+// (tenantsql.DropRoles).
 func dropRoles(t testing.TB, dsn string, roles ...string) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
+	if err := tenantsql.DropRoles(context.Background(), dsn, roles...); err != nil {
 		t.Error(err)
-		return
-	}
-	defer c.Close(ctx)
-	for _, r := range roles {
-		q := pgx.Identifier{r}.Sanitize()
-		if _, err := c.Exec(ctx, "DROP OWNED BY "+q); err != nil {
-			t.Errorf("drop owned by %s: %v", r, err)
-			continue
-		}
-		var pgErr *pgconn.PgError
-		if _, err := c.Exec(ctx, "DROP ROLE "+q); err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "2BP01") {
-			t.Errorf("drop role %s: %v", r, err)
-		}
 	}
 }
 

@@ -1,10 +1,13 @@
 package tenantsql
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgschemas/pgschemas/driver"
 )
@@ -61,3 +64,30 @@ GRANT %[1]s TO %[3]s;
 	}
 	return b.String()
 }
+
+// DropRoles drops roles, after dropping what they own and were granted in the database at dsn. A
+// role that another database still depends on (the same tenant name there, at the same time) is
+// left to that database's owner. It returns the errors joined.
+func DropRoles(ctx context.Context, dsn string, roles ...string) error {
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	var errs []error
+	for _, r := range roles {
+		q := pgx.Identifier{r}.Sanitize()
+		if _, err := c.Exec(ctx, "DROP OWNED BY "+q); err != nil {
+			errs = append(errs, fmt.Errorf("drop owned by %s: %w", r, err))
+			continue
+		}
+		var pgErr *pgconn.PgError
+		if _, err := c.Exec(ctx, "DROP ROLE "+q); err != nil && !(errors.As(err, &pgErr) && pgErr.Code == pgDependentObjects) {
+			errs = append(errs, fmt.Errorf("drop role %s: %w", r, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// pgDependentObjects is the SQLSTATE of DROP ROLE for a role that objects still depend on.
+const pgDependentObjects = "2BP01"

@@ -2,13 +2,11 @@ package tenantsql_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgschemas/pgschemas/driver"
 	"github.com/pgschemas/pgschemas/internal/pgtest"
@@ -30,7 +28,9 @@ func TestTenants(t *testing.T) {
 	login := fmt.Sprintf("pgs_tenantsql_%08x", rand.Uint32())
 	schemas := []string{tenantsql.Schema(0), tenantsql.Schema(1)}
 	t.Cleanup(func() {
-		dropRoles(t, dsn, append([]string{login}, driver.TenantRole(schemas[0]), driver.TenantRole(schemas[1]))...)
+		if err := tenantsql.DropRoles(ctx, dsn, login, driver.TenantRole(schemas[0]), driver.TenantRole(schemas[1])); err != nil {
+			t.Error(err)
+		}
 	})
 	for _, script := range []string{tenantsql.Items(2, 3), tenantsql.LoginRole(login), tenantsql.Roles(login, schemas...), tenantsql.Roles(login, schemas...)} {
 		if _, err := c.Exec(ctx, script); err != nil {
@@ -61,27 +61,6 @@ func TestTenants(t *testing.T) {
 		}
 		if got != check.want {
 			t.Errorf("%s %v = %v, want %v", check.query, check.args, got, check.want)
-		}
-	}
-}
-
-// dropRoles drops roles after what they were granted in the database at dsn. A role that another
-// database still depends on (a benchmark's tenant role of the same name, at the same time) is
-// left to it.
-func dropRoles(t *testing.T, dsn string, roles ...string) {
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer c.Close(ctx)
-	for _, r := range roles {
-		q := pgx.Identifier{r}.Sanitize()
-		_, err := c.Exec(ctx, "DROP OWNED BY "+q+"; DROP ROLE "+q)
-		var pgErr *pgconn.PgError
-		if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "2BP01") {
-			t.Errorf("drop role %s: %v", r, err)
 		}
 	}
 }
