@@ -11,6 +11,7 @@ import (
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgschemas/pgschemas/internal/scoped"
 	"github.com/pgschemas/pgschemas/internal/sqlrows"
 )
@@ -273,5 +274,5 @@ func queryRow(ctx context.Context, db schema.ExecQuerier, query string, args []a
 	return err
 }
 
-// quoteIdent quotes a PostgreSQL identifier.
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+// quoteIdent quotes a PostgreSQL identifier, as pgx does.
+func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }

@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgschemas/pgschemas/apps"
 	"github.com/pgschemas/pgschemas/internal/scoped"
 )
@@ -318,10 +318,8 @@ func setLocal(ctx context.Context, tx *sql.Tx, name, value string) error {
 	return nil
 }
 
-// quoteIdent quotes an SQL identifier.
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
+// quoteIdent quotes an SQL identifier, as pgx does.
+func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 // openAtlas opens Atlas' PostgreSQL driver on tx, with its inspection scoped to the schema (see
 // internal/scoped).

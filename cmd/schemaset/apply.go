@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -208,7 +209,7 @@ func (a *app) printPlan(w io.Writer, rep *schemaset.Report) {
 		}
 		fmt.Fprintln(w)
 		if r.Created {
-			fmt.Fprintf(w, "CREATE SCHEMA %s;\n", quoteIdent(r.Schema))
+			fmt.Fprintf(w, "CREATE SCHEMA %s;\n", pgx.Identifier{r.Schema}.Sanitize())
 		}
 		for _, s := range r.Steps {
 			fmt.Fprintf(w, "-- step %s\n", s)
@@ -217,10 +218,6 @@ func (a *app) printPlan(w io.Writer, rep *schemaset.Report) {
 			fmt.Fprintln(w, strings.TrimRight(s, "; \n")+";")
 		}
 	}
-}
-
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 // refFlags are the flags of createrefschema.
