@@ -169,8 +169,8 @@ func TestAttackMaxTenantsPerConn(t *testing.T) {
 // MaxTenantsPerConn at DefaultMaxTenantsPerConn. Every 100 tenants each goroutine reads, through
 // the pool in a tenant's context, its backend's catalog cache (CacheMemoryContext and its
 // children): it must stay under 20 MB, which holds for a MaxTenantsPerConn up to about 240 (80 kB
-// per tenant with a prepared statement each, on 0.7 MB at the start); the default of 200 leaves
-// about 3.5 MB to spare. Without the retirement, a backend that serves 1,000 such tenants holds
+// per tenant with a prepared statement each, on 0.7 MB at the start); the default of 200 peaked
+// at 17.6 MB here. Without the retirement, a backend that serves 1,000 such tenants holds
 // about 32 MB of catalog entries, and 80 MB with a prepared statement per tenant
 // (BenchmarkBackendCacheGrowth). Nor may the bound come from churn: the backends that served the
 // 2,000 tenants must number at most 2 x 2,000 / DefaultMaxTenantsPerConn + 4, as when each serves

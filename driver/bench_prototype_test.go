@@ -14,9 +14,11 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgschemas/pgschemas/internal/stamp"
+	"github.com/pgschemas/pgschemas/internal/tenantsql"
 )
 
 // protoConn is one bare connection and its prepared statements: the set (nil for the baseline)
@@ -45,7 +47,8 @@ func protoOpen(b *testing.B, dsn string, tenants int, stamped bool) *protoConn {
 		}
 	}
 	for t := range tenants {
-		path := fmt.Sprintf(`"t%d", public, pg_temp`, t)
+		schema := pgx.Identifier{tenantsql.Schema(t)}.Sanitize()
+		path := schema + ", public, pg_temp"
 		if err := pc.Exec(ctx, "SET search_path TO "+path).Close(); err != nil {
 			b.Fatal(err)
 		}
@@ -54,7 +57,7 @@ func protoOpen(b *testing.B, dsn string, tenants int, stamped bool) *protoConn {
 			b.Fatal(err)
 		}
 		c.sel = append(c.sel, sd)
-		c.stamp = append(c.stamp, [][]byte{[]byte(path), fmt.Appendf(nil, `"t%d"`, t)})
+		c.stamp = append(c.stamp, [][]byte{[]byte(path), []byte(schema)})
 	}
 	if stamped { // the set, not the session, gives each statement its path
 		if err := pc.Exec(ctx, "RESET search_path").Close(); err != nil {

@@ -129,7 +129,7 @@ func (c *benchCase) ctx(i int) context.Context { return c.ctxs[c.seq[i&(benchSeq
 // baseline connects with search_path=t0 as a startup parameter, so it reads and writes the same
 // table as one_tenant.
 func benchCases(dsn string) []*benchCase {
-	tenant := func(n int) context.Context { return driver.WithSchema(context.Background(), fmt.Sprintf("t%d", n)) }
+	tenant := func(n int) context.Context { return driver.WithSchema(context.Background(), tenantsql.Schema(n)) }
 	zeros := make([]uint8, benchSeqLen)
 	alternate := make([]uint8, benchSeqLen)
 	random := make([]uint8, benchSeqLen)

@@ -1,11 +1,11 @@
 package driver_test
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/pgschemas/pgschemas/driver"
 	"github.com/pgschemas/pgschemas/internal/pgtest"
+	"github.com/pgschemas/pgschemas/internal/tenantsql"
 )
 
 // BenchmarkStrictSelect and BenchmarkStrictInsert compare strict mode with plain pgx stdlib, the
@@ -20,7 +20,7 @@ func benchStrictCases(b *testing.B, dsn string) []*benchCase {
 	login := loginRole(b, dsn)
 	schemas := make([]string, benchTenants)
 	for i := range schemas {
-		schemas[i] = fmt.Sprintf("t%d", i)
+		schemas[i] = tenantsql.Schema(i)
 	}
 	tenantRoles(b, dsn, login, schemas...)
 	strict := pgtest.WithParams(dsn, "user", login, driver.ParamStrict, "on")

@@ -117,7 +117,7 @@ func main() {
 			return context.Background(), fmt.Sprintf("SELECT id, name, v FROM t%d.items WHERE id = $1", t)
 		}
 		if c.driver == driver.DriverName {
-			return driver.WithSchema(context.Background(), fmt.Sprintf("t%d", t)), query
+			return driver.WithSchema(context.Background(), tenantsql.Schema(t)), query
 		}
 		return context.Background(), query
 	}

@@ -113,13 +113,7 @@ func (c *Conn) stamp(first []byte) (stamp, bind []byte) {
 		return nil, nil
 	}
 	reparse := c.stale.Swap(false)
-	// The statement that a Bind or Describe uses. A Close uses none: the statement it closes needs
-	// neither a copy nor to be prepared again.
-	var name []byte
-	names := false
-	if first[0] != 'C' {
-		name, names = statementName(first)
-	}
+	name, names := statementUsed(first)
 	var again, p *parsed
 	if names && len(name) > 0 {
 		p = c.parses[string(name)]
@@ -171,13 +165,23 @@ func (c *Conn) stamp(first []byte) (stamp, bind []byte) {
 	return c.sbuf, bind
 }
 
-// statementName returns the name of the prepared statement that msg names ("" for the unnamed
-// one), and whether msg names one: a Bind, or a Describe or Close of a statement.
-func statementName(msg []byte) (name []byte, ok bool) {
-	switch {
-	case msg[0] == 'B':
+// statementUsed returns the name of the prepared statement that msg uses ("" for the unnamed
+// one), and whether msg uses one: a Bind, or a Describe of a statement. A Close uses none: the
+// statement it closes needs neither a copy nor to be prepared again.
+func statementUsed(msg []byte) (name []byte, ok bool) {
+	switch msg[0] {
+	case 'B':
 		return cstring(cstringRest(msg[5:])), true
-	case (msg[0] == 'D' || msg[0] == 'C') && len(msg) > 6 && msg[5] == 'S':
+	case 'D':
+		return statementNamed(msg)
+	}
+	return nil, false
+}
+
+// statementNamed returns the name of the prepared statement that a Describe or Close names, and
+// whether it names a statement rather than a portal.
+func statementNamed(msg []byte) (name []byte, ok bool) {
+	if len(msg) > 6 && msg[5] == 'S' {
 		return cstring(msg[6:]), true
 	}
 	return nil, false
@@ -215,13 +219,13 @@ func (c *Conn) track(msg []byte) {
 		c.parses[string(name)] = &parsed{name: string(name), msg: append([]byte(nil), msg...), gen: c.deallocs.Load(),
 			query: string(cstring(cstringRest(msg[5:]))), owner: c.cur.schema}
 	case 'D':
-		if name, ok := statementName(msg); ok {
+		if name, ok := statementNamed(msg); ok {
 			if p, ok := c.parses[string(name)]; ok {
 				c.push(unit{kind: unitDescribe, desc: p})
 			}
 		}
 	case 'C':
-		if name, ok := statementName(msg); ok {
+		if name, ok := statementNamed(msg); ok {
 			if p, ok := c.parses[string(name)]; ok {
 				c.closeCopies(p)
 				delete(c.parses, string(name))
