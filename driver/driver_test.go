@@ -476,7 +476,7 @@ func testStatementCachesNeverCrossSchemas(t *testing.T, pc poolCase) {
 		}
 		return in(s)
 	}
-	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
+	for _, mode := range execModes {
 		t.Run(mode, func(t *testing.T) {
 			db := open(t, pgtest.WithParams(pc.dsn(t, dsn), "default_query_exec_mode", mode))
 			db.SetMaxOpenConns(1)

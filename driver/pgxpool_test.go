@@ -282,7 +282,7 @@ func TestPoolStatementCachesNeverCrossSchemas(t *testing.T) {
 		CREATE SCHEMA s_text; CREATE TABLE s_text.items(v text); INSERT INTO s_text.items VALUES ('forty-two');
 		CREATE TABLE public.items(v bool); INSERT INTO public.items VALUES (true);`)
 	want := map[string]any{"s_int": int32(42), "s_text": "forty-two", "public": true}
-	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
+	for _, mode := range execModes {
 		t.Run(mode, func(t *testing.T) {
 			pool := openPool(t, pgtest.WithParams(dsn, "default_query_exec_mode", mode), false, oneConn)
 			batches := openPool(t, pgtest.WithParams(dsn, "default_query_exec_mode", mode), false, oneConn)
@@ -333,7 +333,7 @@ func TestPoolRoundTripsCountedOnTheWire(t *testing.T) {
 	dsn := tenantDB(t, "a", "b")
 	proxy := pgtest.StartProxy(t, pgtest.TargetAddr(t, dsn))
 	const n = 20
-	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
+	for _, mode := range execModes {
 		t.Run(mode, func(t *testing.T) {
 			through := pgtest.WithParams(proxy.DSN(dsn), "default_query_exec_mode", mode)
 			plain := openPool(t, pgtest.WithParams(through, "search_path", "a"), true, oneConn)

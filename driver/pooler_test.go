@@ -31,6 +31,10 @@ var poolCases = []poolCase{
 	{name: "transaction_pgbouncer", mode: driver.PoolTransaction, pgbouncer: true},
 }
 
+// execModes are pgx's exec modes, as the default_query_exec_mode of a DSN names them: tests that
+// must hold in every mode loop over them.
+var execModes = []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"}
+
 // dsn returns the DSN that the driver opens, in pc's way, for the database at dsn.
 func (pc poolCase) dsn(t testing.TB, dsn string) string {
 	t.Helper()

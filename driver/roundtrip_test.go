@@ -30,7 +30,7 @@ func TestRoundTripsCountedOnTheWire(t *testing.T) {
 	dsn := tenantDB(t, "a", "b")
 	proxy := pgtest.StartProxy(t, pgtest.TargetAddr(t, dsn))
 	const n = 20
-	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
+	for _, mode := range execModes {
 		t.Run(mode, func(t *testing.T) {
 			through := pgtest.WithParams(proxy.DSN(dsn), "default_query_exec_mode", mode)
 			pg, err := sql.Open("pgx", pgtest.WithParams(through, "search_path", "a"))

@@ -180,6 +180,7 @@ type unit struct {
 	kind    unitKind
 	tags    int  // unitStampQuery: the command tags still to drop
 	shift   int  // unitQuery: the bytes the stamp added before the caller's text
+	ran     bool // unitQuery: a statement of the caller's text answered (a tag, an error, EmptyQuery)
 	reparse bool // unitStamp: it prepared the set again
 	after   int  // unitStamp: completions (of a Close and a Parse) still to drop after its tag
 	tagged  bool // unitStamp: its tag was read

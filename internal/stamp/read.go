@@ -104,6 +104,8 @@ func (r *reader) process() {
 				c.popDone() // EmptyQueryResponse, PortalSuspended: the end of an Execute
 			case head != nil && head.kind == unitDescribe && (typ == 'T' || typ == 'n'):
 				c.pop() // RowDescription, NoData: the end of a Describe
+			case head != nil && head.kind == unitQuery && typ == 'I':
+				head.ran = true
 			}
 			r.pass(avail, size)
 		}
@@ -134,6 +136,11 @@ func (r *reader) message(typ byte, msg []byte, head *unit) {
 		}
 		for u := head; u != nil; u = c.head() { // a Sync or a Query ends here, with what it left
 			kind := u.kind
+			if kind == unitQuery && u.shift > 0 && !u.ran {
+				// The caller's text holds no statement: the server answers that with
+				// EmptyQueryResponse, but not when the stamp's statements come before it.
+				r.out = append(r.out, emptyQueryResponse...)
+			}
 			c.pop()
 			if kind == unitSync || kind == unitQuery {
 				break
@@ -156,8 +163,11 @@ func (r *reader) message(typ byte, msg []byte, head *unit) {
 			c.stale.Store(true)
 			c.deallocs.Add(1)
 		}
-		if head != nil && head.kind == unitExecute {
+		switch {
+		case head != nil && head.kind == unitExecute:
 			c.popDone()
+		case head != nil && head.kind == unitQuery:
+			head.ran = true
 		}
 	case 't':
 		var pd pgproto3.ParameterDescription
@@ -177,15 +187,23 @@ func (r *reader) message(typ byte, msg []byte, head *unit) {
 			c.pop()
 			if kind == unitStamp {
 				c.skipToSync()
+			} else if q := c.head(); q != nil && q.kind == unitQuery {
+				q.ran = true // the server runs nothing more of the Query: the error is its answer
 			}
 		case head != nil && head.kind == unitExecute:
 			c.skipToSync()
-		case head != nil && head.kind == unitQuery && head.shift > 0:
-			msg = unshift(msg, head.shift)
+		case head != nil && head.kind == unitQuery:
+			head.ran = true
+			if head.shift > 0 {
+				msg = unshift(msg, head.shift)
+			}
 		}
 	}
 	r.out = append(r.out, msg...)
 }
+
+// emptyQueryResponse is the server's answer to a Query whose text holds no statement.
+var emptyQueryResponse = []byte{'I', 0, 0, 0, 4}
 
 // unshift returns an ErrorResponse whose position in the text of a Query is counted from the
 // caller's text, without the stamp in front of it.
