@@ -28,6 +28,12 @@
 // added. A command tag of DEALLOCATE or DISCARD makes the writer prepare the set, and pgx's
 // statements, again.
 //
+// The reader checks that the server's answers stay in step with what was sent: a ReadyForQuery
+// that no Sync or Query waits for, or a statement's message when nothing waits at all, would give
+// one operation another one's results, so every read then fails with ErrOutOfStep and pgx closes
+// the connection. A Query text that holds no statement gets the EmptyQueryResponse that the server
+// sends for it without a stamp.
+//
 // Nothing here reads SQL text to decide anything: the server decides, with every statement, in the
 // transaction that runs it.
 package stamp

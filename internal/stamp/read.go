@@ -2,6 +2,8 @@ package stamp
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,7 +24,14 @@ type reader struct {
 	passR int   // bytes of the current message still to pass as they come
 	dropR int   // bytes of the current message still to drop as they come
 	err   error // a read error, returned once out is read
+	lost  error // the server's answers are out of step with the units: every read fails
 }
+
+// ErrOutOfStep is the error of every read once the server answered what nothing sent asked for:
+// a ReadyForQuery with no Sync or Query waiting for it, or a statement's message with nothing
+// waiting at all. Which statement the messages that follow answer is then unknown, and pgx would
+// hand one operation another one's results; the connection fails instead, and pgx closes it.
+var ErrOutOfStep = errors.New("stamp: the server answered what no statement sent asked for; the connection is closed")
 
 func (r *reader) empty() bool {
 	return r.opos == len(r.out) && r.pos == len(r.in) && r.passR == 0 && r.dropR == 0
@@ -30,6 +39,9 @@ func (r *reader) empty() bool {
 
 func (r *reader) read(p []byte) (int, error) {
 	for r.opos == len(r.out) {
+		if r.lost != nil {
+			return 0, r.lost
+		}
 		if r.err != nil {
 			err := r.err
 			r.err = nil
@@ -80,6 +92,12 @@ func (r *reader) process() {
 		typ := avail[0]
 		size := 1 + int(binary.BigEndian.Uint32(avail[1:]))
 		head := c.head()
+		if head == nil && typ != 'S' && typ != 'A' && typ != 'N' && typ != 'E' {
+			// ParameterStatus, NotificationResponse, NoticeResponse and a FATAL error (the
+			// backend was terminated) may come unasked; nothing else may.
+			r.outOfStep(typ)
+			return
+		}
 		switch {
 		case typ == 'Z' || typ == 'C' || typ == 'E' || typ == 't' && head != nil && head.kind == unitDescribe:
 			if len(avail) < size {
@@ -88,7 +106,9 @@ func (r *reader) process() {
 			}
 			r.want = 0
 			r.pos += size
-			r.message(typ, avail[:size], head)
+			if !r.message(typ, avail[:size], head) {
+				return
+			}
 		case typ == 'S' || typ == 'A': // ParameterStatus, NotificationResponse: never a stamp's
 			r.pass(avail, size)
 		case head != nil && (head.kind == unitStamp || head.kind == unitStampQuery):
@@ -125,12 +145,23 @@ func (r *reader) drop(avail []byte, size int) {
 	r.dropR = size - n
 }
 
-// message handles a whole ReadyForQuery, CommandComplete or ErrorResponse.
-func (r *reader) message(typ byte, msg []byte, head *unit) {
+// outOfStep makes every read fail with ErrOutOfStep, after what was processed before the message
+// typ.
+func (r *reader) outOfStep(typ byte) {
+	r.lost = fmt.Errorf("%w (message %q)", ErrOutOfStep, typ)
+}
+
+// message handles a whole ReadyForQuery, CommandComplete or ErrorResponse; false means that the
+// answers are out of step (outOfStep), and nothing more is processed.
+func (r *reader) message(typ byte, msg []byte, head *unit) bool {
 	c := r.c
 	stamped := head != nil && (head.kind == unitStamp || head.kind == unitStampQuery)
 	switch typ {
 	case 'Z':
+		if !c.endsSyncOrQuery() {
+			r.outOfStep(typ)
+			return false
+		}
 		if len(msg) > 5 {
 			c.status.Store(uint32(msg[5]))
 		}
@@ -156,7 +187,7 @@ func (r *reader) message(typ byte, msg []byte, head *unit) {
 			default:
 				c.pop()
 			}
-			return // the stamp's own tag
+			return true // the stamp's own tag
 		}
 		tag := string(msg[5 : len(msg)-1])
 		if strings.HasPrefix(tag, "DEALLOCATE") || strings.HasPrefix(tag, "DISCARD") {
@@ -200,6 +231,17 @@ func (r *reader) message(typ byte, msg []byte, head *unit) {
 		}
 	}
 	r.out = append(r.out, msg...)
+	return true
+}
+
+// endsSyncOrQuery reports whether a Sync or a Query waits for its ReadyForQuery. c.mu must be held.
+func (c *Conn) endsSyncOrQuery() bool {
+	for _, u := range c.units[c.uhead:] {
+		if u.kind == unitSync || u.kind == unitQuery {
+			return true
+		}
+	}
+	return false
 }
 
 // emptyQueryResponse is the server's answer to a Query whose text holds no statement.
