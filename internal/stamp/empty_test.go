@@ -67,8 +67,12 @@ func TestEmptyQueryAnswersAsTheServerDoes(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Query(%q): %v", q, err)
 					}
-					if fds := rows.FieldDescriptions(); len(fds) > 1 {
-						t.Errorf("Query(%q): %d columns", q, len(fds))
+					cols := 0
+					if q == "SELECT 1; ;" {
+						cols = 1
+					}
+					if fds := rows.FieldDescriptions(); len(fds) != cols {
+						t.Errorf("Query(%q): %d columns, want %d", q, len(fds), cols)
 					}
 					for rows.Next() {
 					}

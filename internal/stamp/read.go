@@ -92,11 +92,14 @@ func (r *reader) process() {
 		typ := avail[0]
 		size := 1 + int(binary.BigEndian.Uint32(avail[1:]))
 		head := c.head()
-		if head == nil && typ != 'S' && typ != 'A' && typ != 'N' && typ != 'E' {
+		switch {
+		case head == nil && typ != 'S' && typ != 'A' && typ != 'N' && typ != 'E':
 			// ParameterStatus, NotificationResponse, NoticeResponse and a FATAL error (the
 			// backend was terminated) may come unasked; nothing else may.
 			r.outOfStep(typ)
 			return
+		case head != nil && head.kind == unitQuery && (typ == 'C' || typ == 'E' || typ == 'I'):
+			head.ran = true // a tag, an error or EmptyQueryResponse answers the caller's text
 		}
 		switch {
 		case typ == 'Z' || typ == 'C' || typ == 'E' || typ == 't' && head != nil && head.kind == unitDescribe:
@@ -124,8 +127,6 @@ func (r *reader) process() {
 				c.popDone() // EmptyQueryResponse, PortalSuspended: the end of an Execute
 			case head != nil && head.kind == unitDescribe && (typ == 'T' || typ == 'n'):
 				c.pop() // RowDescription, NoData: the end of a Describe
-			case head != nil && head.kind == unitQuery && typ == 'I':
-				head.ran = true
 			}
 			r.pass(avail, size)
 		}
@@ -158,24 +159,22 @@ func (r *reader) message(typ byte, msg []byte, head *unit) bool {
 	stamped := head != nil && (head.kind == unitStamp || head.kind == unitStampQuery)
 	switch typ {
 	case 'Z':
-		if !c.endsSyncOrQuery() {
-			r.outOfStep(typ)
-			return false
-		}
-		if len(msg) > 5 {
-			c.status.Store(uint32(msg[5]))
-		}
-		for u := head; u != nil; u = c.head() { // a Sync or a Query ends here, with what it left
-			kind := u.kind
-			if kind == unitQuery && u.shift > 0 && !u.ran {
+		ended := false
+		for u := head; u != nil && !ended; u = c.head() { // a Sync or a Query ends here, with what it left
+			ended = u.kind == unitSync || u.kind == unitQuery
+			if u.kind == unitQuery && u.shift > 0 && !u.ran {
 				// The caller's text holds no statement: the server answers that with
 				// EmptyQueryResponse, but not when the stamp's statements come before it.
 				r.out = append(r.out, emptyQueryResponse...)
 			}
 			c.pop()
-			if kind == unitSync || kind == unitQuery {
-				break
-			}
+		}
+		if !ended { // the units it popped are moot: the connection is done
+			r.outOfStep(typ)
+			return false
+		}
+		if len(msg) > 5 {
+			c.status.Store(uint32(msg[5]))
 		}
 	case 'C':
 		if stamped {
@@ -194,11 +193,8 @@ func (r *reader) message(typ byte, msg []byte, head *unit) bool {
 			c.stale.Store(true)
 			c.deallocs.Add(1)
 		}
-		switch {
-		case head != nil && head.kind == unitExecute:
+		if head != nil && head.kind == unitExecute {
 			c.popDone()
-		case head != nil && head.kind == unitQuery:
-			head.ran = true
 		}
 	case 't':
 		var pd pgproto3.ParameterDescription
@@ -223,25 +219,12 @@ func (r *reader) message(typ byte, msg []byte, head *unit) bool {
 			}
 		case head != nil && head.kind == unitExecute:
 			c.skipToSync()
-		case head != nil && head.kind == unitQuery:
-			head.ran = true
-			if head.shift > 0 {
-				msg = unshift(msg, head.shift)
-			}
+		case head != nil && head.kind == unitQuery && head.shift > 0:
+			msg = unshift(msg, head.shift)
 		}
 	}
 	r.out = append(r.out, msg...)
 	return true
-}
-
-// endsSyncOrQuery reports whether a Sync or a Query waits for its ReadyForQuery. c.mu must be held.
-func (c *Conn) endsSyncOrQuery() bool {
-	for _, u := range c.units[c.uhead:] {
-		if u.kind == unitSync || u.kind == unitQuery {
-			return true
-		}
-	}
-	return false
 }
 
 // emptyQueryResponse is the server's answer to a Query whose text holds no statement.
